@@ -1,0 +1,81 @@
+//! `berth delete`: kill what is left (with --force, or a created container),
+//! remove the cgroups, run poststop hooks, remove the state.
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+use crate::cli::oci::Delete;
+use crate::hooks::{self, HookState};
+use crate::state::{self, Container, StateError, Status};
+
+use super::Globals;
+
+pub fn run(g: &Globals, args: &Delete) -> anyhow::Result<i32> {
+    let c = match Container::load_locked(&g.root, &args.id) {
+        Ok(c) => c,
+        Err(StateError::NotExist) if args.force => {
+            // An aborted create may have left a directory without state.
+            if state::validate_id(&args.id).is_ok() {
+                state::remove_dir(&g.root.join(&args.id))?;
+            }
+            return Ok(0);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match c.status() {
+        Status::Stopped => {}
+        Status::Created => kill_and_wait(&c)?,
+        s if args.force => {
+            let _ = s;
+            kill_and_wait(&c)?
+        }
+        s => bail!(
+            "cannot delete container {} that is not stopped: {s}",
+            args.id
+        ),
+    }
+    destroy(c)?;
+    Ok(0)
+}
+
+/// SIGKILLs the init (and the rest of the cgroup) and waits until it is gone.
+pub fn kill_and_wait(c: &Container) -> anyhow::Result<()> {
+    if crate::cgroups::is_frozen(&c.state.berth.cgroup_paths) {
+        crate::cgroups::thaw(&c.state.berth.cgroup_paths);
+    }
+    let _ = super::kill::signal_all(c, libc::SIGKILL);
+    if let Ok(fd) = crate::sys::clone::pidfd_open(nix::unistd::Pid::from_raw(c.state.pid)) {
+        if state::status::is_alive(c.state.pid, c.state.berth.init_start_time) {
+            let _ = crate::sys::clone::pidfd_send_signal(&fd, libc::SIGKILL);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state::status::is_alive(c.state.pid, c.state.berth.init_start_time) {
+        if Instant::now() > deadline {
+            bail!("container init {} did not die after SIGKILL", c.state.pid);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// Removes a stopped container: cgroups, poststop hooks, state directory.
+pub fn destroy(c: Container) -> anyhow::Result<()> {
+    crate::cgroups::destroy_paths(&c.state.berth.cgroup_paths)?;
+    if !c.state.berth.poststop.is_empty() {
+        let st = HookState {
+            oci_version: &c.state.oci_version,
+            id: &c.state.id,
+            status: "stopped",
+            pid: None,
+            bundle: &c.state.bundle,
+            annotations: Some(&c.state.annotations),
+        };
+        if let Err(e) = hooks::run_all("poststop", &c.state.berth.poststop, &st) {
+            tracing::warn!(container_id = %c.state.id, "{e}");
+        }
+    }
+    c.remove()?;
+    Ok(())
+}

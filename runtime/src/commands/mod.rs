@@ -1,0 +1,30 @@
+//! One thin file per verb: glue between the parsed CLI and the library.
+
+pub mod create;
+pub mod delete;
+pub mod features;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+use std::path::PathBuf;
+
+/// What every command gets from the global flags.
+#[derive(Debug)]
+pub struct Globals {
+    pub root: PathBuf,
+    pub systemd_cgroup: bool,
+}
+
+impl Globals {
+    /// Fails for flags berth accepts but cannot honour yet.
+    pub fn check_supported(&self) -> anyhow::Result<()> {
+        if self.systemd_cgroup {
+            return Err(crate::cgroups::CgroupError::SystemdUnsupported.into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,347 @@
+//! The container's init process, from clone3 to execve. Runs single-threaded
+//! in the child; never logs; every failure is reported to whoever waits on
+//! it (the launcher over the sync socket, or `start` through the exec fifo)
+//! and ends the process with status 1.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid};
+
+use super::sync::{Channel, ToChild, ToParent};
+use super::user;
+use crate::caps::CapSets;
+use crate::hooks::{self, HookState};
+use crate::rootfs::{self, paths, RootfsPlan};
+use crate::spec::plan::{is_parent_joined, Plan, SpawnMode};
+use crate::sys::clone::Forked;
+use crate::sys::fs::exit_now;
+use crate::sys::{Kernel, RealKernel};
+
+/// Why the init could not reach execve. The text is what the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Rootfs(#[from] rootfs::RootfsError),
+    #[error(transparent)]
+    Namespace(#[from] crate::namespaces::NamespaceError),
+    #[error(transparent)]
+    Caps(#[from] crate::caps::CapsError),
+    #[error(transparent)]
+    Rlimit(#[from] crate::rlimits::RlimitError),
+    #[error(transparent)]
+    User(#[from] user::UserError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Console(#[from] crate::console::ConsoleError),
+    #[error("{op}: {source}")]
+    Io {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("launcher went away during setup")]
+    LauncherGone,
+}
+
+fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitError {
+    let op = op.into();
+    move |source| InitError::Io { op, source }
+}
+
+fn nix_io(op: impl Into<String>) -> impl FnOnce(nix::Error) -> InitError {
+    let op = op.into();
+    move |e| InitError::Io {
+        op,
+        source: e.into(),
+    }
+}
+
+/// How the init learns that it may exec.
+#[derive(Debug)]
+pub enum WaitFor {
+    /// `create`: block opening `exec.fifo` in this state directory until
+    /// `start` opens it for reading.
+    Fifo(OwnedFd),
+    /// `run`: a Start message on the sync channel.
+    Message,
+}
+
+/// What the launcher hands its child; decided entirely before clone.
+pub struct InitContext<'a> {
+    pub plan: &'a Plan,
+    pub rootfs: RootfsPlan<'a>,
+    pub chan: Channel,
+    pub wait: WaitFor,
+    pub console_socket: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    pub sigmask: SigSet,
+    pub caps: Option<CapSets>,
+    pub container_id: &'a str,
+    pub time_offsets: Option<String>,
+}
+
+/// Entry point of the child after clone3. Never returns.
+pub fn run(ctx: InitContext<'_>) -> ! {
+    let k = RealKernel;
+    let mut fifo = None;
+    let err = match main(&k, &ctx, &mut fifo) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    match fifo {
+        // `start` is reading the fifo: everything after the "0" is an error.
+        Some(mut f) => {
+            let _ = std::fs::File::write_all(&mut f, text.as_bytes());
+        }
+        None => {
+            let _ = ctx.chan.send(&ToParent::Error(text));
+        }
+    }
+    exit_now(1)
+}
+
+fn wait_continue(chan: &Channel) -> Result<i32, InitError> {
+    match chan.recv::<ToChild>().map_err(io("sync"))? {
+        Some(ToChild::Continue(pid)) => Ok(pid),
+        _ => Err(InitError::LauncherGone),
+    }
+}
+
+fn become_root_in_userns() -> Result<(), InitError> {
+    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .map_err(nix_io("setresgid in user namespace"))?;
+    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .map_err(nix_io("setresuid in user namespace"))
+}
+
+/// Intermediate mode: join, create the user namespace (maps by the
+/// launcher), unshare the rest, then fork the real init as a sibling (it is
+/// the launcher's child, so `run` can wait for it) and exit.
+fn intermediate(k: &impl Kernel, ctx: &InitContext<'_>) -> Result<(), InitError> {
+    let ns = &ctx.plan.namespaces;
+    crate::namespaces::join_all(k, &ns.joins)?;
+    if ns.creates(CloneFlags::CLONE_NEWUSER) {
+        k.unshare(CloneFlags::CLONE_NEWUSER)
+            .map_err(io("unshare user namespace"))?;
+        ctx.chan.send(&ToParent::MapsPlease).map_err(io("sync"))?;
+        wait_continue(&ctx.chan)?;
+        become_root_in_userns()?;
+    }
+    let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+    let rest = ns.new & !(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWCGROUP | time);
+    k.unshare(rest).map_err(io("unshare namespaces"))?;
+    if ns.creates(time) {
+        k.unshare(time).map_err(io("unshare time namespace"))?;
+        if let Some(text) = &ctx.time_offsets {
+            std::fs::write("/proc/self/timens_offsets", text)
+                .map_err(io("write timens_offsets"))?;
+        }
+    }
+    match crate::sys::clone::fork(libc::CLONE_PARENT as u64, None).map_err(io("fork init"))? {
+        Forked::Child => Ok(()),
+        Forked::Parent { pid, .. } => {
+            let _ = ctx.chan.send(&ToParent::Forked(pid.as_raw()));
+            exit_now(0)
+        }
+    }
+}
+
+fn main(
+    k: &impl Kernel,
+    ctx: &InitContext<'_>,
+    fifo: &mut Option<std::fs::File>,
+) -> Result<Infallible, InitError> {
+    let plan = ctx.plan;
+    let ns = &plan.namespaces;
+    // Not dumpable: no process in the container can open /proc/<pid>/exe
+    // (the berth binary) or our fds while we set up (CVE-2019-5736).
+    nix::sys::prctl::set_dumpable(false).map_err(nix_io("set non-dumpable"))?;
+    if ns.mode == SpawnMode::Intermediate {
+        intermediate(k, ctx)?;
+    }
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .map_err(nix_io("set parent death signal"))?;
+    let host_pid = wait_continue(&ctx.chan)?;
+    if ns.mode == SpawnMode::Direct {
+        if ns.creates(CloneFlags::CLONE_NEWUSER) {
+            become_root_in_userns()?;
+        }
+        let joins: Vec<_> = ns
+            .joins
+            .iter()
+            .filter(|(f, _)| !is_parent_joined(*f))
+            .cloned()
+            .collect();
+        crate::namespaces::join_all(k, &joins)?;
+    }
+    if ns.creates(CloneFlags::CLONE_NEWCGROUP) {
+        k.unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(io("unshare cgroup namespace"))?;
+    }
+    setup_system(k, plan)?;
+    let process = plan.process();
+    paths::ensure(&open_dir(&plan.rootfs)?, process.cwd(), paths::Kind::Dir)
+        .map_err(io(format!("create cwd {}", process.cwd().display())))?;
+    rootfs::prepare(k, &ctx.rootfs)?;
+    let hooks = plan.spec.hooks().as_ref();
+    #[allow(deprecated)]
+    if hooks.is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    }) {
+        ctx.chan.send(&ToParent::RuntimeHooks).map_err(io("sync"))?;
+        match ctx.chan.recv::<ToChild>().map_err(io("sync"))? {
+            Some(ToChild::HooksDone) => {}
+            _ => return Err(InitError::LauncherGone),
+        }
+    }
+    let state = |status| HookState {
+        oci_version: plan.spec.version(),
+        id: ctx.container_id,
+        status,
+        pid: Some(host_pid),
+        bundle: &plan.bundle,
+        annotations: plan.spec.annotations().as_ref(),
+    };
+    if let Some(list) = hooks.and_then(|h| h.create_container().as_ref()) {
+        hooks::run_all("createContainer", list, &state("creating"))?;
+    }
+    rootfs::pivot(k, &plan.rootfs, ctx.rootfs.no_pivot)?;
+    rootfs::finalize(k, &ctx.rootfs)?;
+    if process.terminal().unwrap_or(false) {
+        let socket = ctx.console_socket.as_ref().ok_or_else(|| {
+            io("console")(std::io::Error::other(
+                "terminal requested but no console socket",
+            ))
+        })?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::console::setup(k, socket, size)?;
+    }
+    let (program, argv, envp) = setup_process(plan, ctx)?;
+    nix::sys::prctl::set_pdeathsig(None).map_err(nix_io("clear parent death signal"))?;
+    ctx.chan.send(&ToParent::Ready).map_err(io("sync"))?;
+    match &ctx.wait {
+        WaitFor::Fifo(dir) => {
+            let fd = nix::fcntl::openat(
+                dir.as_fd(),
+                crate::state::EXEC_FIFO,
+                OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(nix_io("open exec fifo"))?;
+            let mut f = std::fs::File::from(fd);
+            f.write_all(b"0").map_err(io("write exec fifo"))?;
+            *fifo = Some(f);
+        }
+        WaitFor::Message => match ctx.chan.recv::<ToChild>().map_err(io("sync"))? {
+            Some(ToChild::Start) => {}
+            _ => return Err(InitError::LauncherGone),
+        },
+    }
+    if let Some(list) = hooks.and_then(|h| h.start_container().as_ref()) {
+        hooks::run_all("startContainer", list, &state("created"))?;
+    }
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&ctx.sigmask), None)
+        .map_err(nix_io("restore signal mask"))?;
+    crate::sys::fs::cloexec_from(3 + ctx.preserve_fds).map_err(io("close inherited fds"))?;
+    let err = nix::unistd::execve(&program, &argv, &envp).unwrap_err();
+    Err(user::UserError::NotExecutable {
+        path: program.to_string_lossy().into_owned(),
+        source: err,
+    }
+    .into())
+}
+
+fn open_dir(path: &Path) -> Result<OwnedFd, InitError> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(nix_io(format!("open {}", path.display())))
+}
+
+/// Hostname, domain name, sysctls and OOM score: written while the host's
+/// /proc is still mounted, but already inside the container's namespaces.
+fn setup_system(k: &impl Kernel, plan: &Plan) -> Result<(), InitError> {
+    if let Some(h) = plan.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        k.sethostname(h).map_err(io("sethostname"))?;
+    }
+    if let Some(d) = plan.spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        k.setdomainname(d).map_err(io("setdomainname"))?;
+    }
+    if let Some(sysctl) = plan.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        for (key, value) in sysctl {
+            let path = format!("/proc/sys/{}", key.replace('.', "/"));
+            std::fs::write(&path, value)
+                .map_err(io(format!("linux.sysctl.{key}: write {path}")))?;
+        }
+    }
+    if let Some(adj) = plan.process().oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(io("process.oomScoreAdj"))?;
+    }
+    Ok(())
+}
+
+/// Limits, cwd, user, capabilities, no_new_privs, umask; then resolves the
+/// program and builds argv and envp.
+fn setup_process(
+    plan: &Plan,
+    ctx: &InitContext<'_>,
+) -> Result<(CString, Vec<CString>, Vec<CString>), InitError> {
+    let process = plan.process();
+    crate::rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    if let Some(caps) = &ctx.caps {
+        crate::caps::drop_bounding(caps)?;
+    }
+    let cwd = process.cwd();
+    let early_chdir = nix::unistd::chdir(cwd.as_path());
+    let u = process.user();
+    user::switch(
+        u.uid(),
+        u.gid(),
+        u.additional_gids().as_deref().unwrap_or_default(),
+    )?;
+    if early_chdir.is_err() {
+        nix::unistd::chdir(cwd.as_path())
+            .map_err(nix_io(format!("process.cwd: chdir {}", cwd.display())))?;
+    }
+    if let Some(caps) = &ctx.caps {
+        crate::caps::apply_process_sets(caps)?;
+    }
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().map_err(nix_io("set no_new_privs"))?;
+    }
+    user::set_umask(u.umask());
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        env.push(format!("HOME={}", user::home_of(u.uid(), &passwd)));
+    }
+    let args = process.args().as_deref().unwrap_or_default();
+    let program = user::find_program(&args[0], &env)?;
+    let cstrings = |v: &[String]| -> Result<Vec<CString>, InitError> {
+        v.iter()
+            .map(|s| {
+                CString::new(s.as_bytes()).map_err(|_| {
+                    io("process")(std::io::Error::other(format!("{s:?} contains NUL")))
+                })
+            })
+            .collect()
+    };
+    Ok((program, cstrings(args)?, cstrings(&env)?))
+}

@@ -1,0 +1,541 @@
+//! The launcher: everything `create` and `run` do in the runtime's own
+//! namespaces. Config is loaded and validated before anything exists on
+//! disk; from the state directory on, a [`Cleanup`] guard undoes every step
+//! (kills the child, removes cgroups and the state directory) unless the
+//! launch succeeds.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+
+use super::init::{self, InitContext, WaitFor};
+use super::sync::{self, Channel, ToChild, ToParent};
+use crate::caps::CapSets;
+use crate::cgroups::{self, Layout, Manager};
+use crate::hooks::{self, HookState};
+use crate::namespaces::{self, ForChildren};
+use crate::rootfs::{options, CgroupMount, RootfsPlan};
+use crate::spec::plan::{Plan, SpawnMode};
+use crate::spec::{self, SpecError};
+use crate::state::{self, Container, Internal, State, StateError, Status};
+use crate::sys::clone::{self, Forked};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Cgroup(#[from] cgroups::CgroupError),
+    #[error(transparent)]
+    Namespace(#[from] namespaces::NamespaceError),
+    #[error(transparent)]
+    Caps(#[from] crate::caps::CapsError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error("{0}")]
+    Usage(&'static str),
+    #[error("{op}: {source}")]
+    Io {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The init reported why it failed.
+    #[error("{0}")]
+    Init(String),
+}
+
+fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> LaunchError {
+    let op = op.into();
+    move |source| LaunchError::Io { op, source }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaunchMode {
+    /// `create`: the init blocks on the exec fifo until `start`.
+    Create,
+    /// `run`: the init waits for a Start message from this process.
+    Run { detach: bool },
+}
+
+#[derive(Debug)]
+pub struct LaunchOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub mode: LaunchMode,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    /// Signals stay blocked in the launcher (foreground run relays them).
+    pub block_signals: bool,
+}
+
+/// A container whose init is set up and waiting.
+#[derive(Debug)]
+pub struct Launched {
+    pub container: Container,
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+    pub chan: Channel,
+    /// The pty master, when `run` in the foreground allocated the terminal.
+    pub console: Option<OwnedFd>,
+    pub spec: oci_spec::runtime::Spec,
+}
+
+/// Undoes a partial launch when dropped unless disarmed.
+struct Cleanup {
+    dir: Option<PathBuf>,
+    cgroup: Option<Box<dyn Manager>>,
+    child: Option<(Pid, OwnedFd)>,
+}
+
+impl Cleanup {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.child = None;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some((pid, pidfd)) = self.child.take() {
+            let _ = clone::pidfd_send_signal(&pidfd, libc::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(m) = self.cgroup.take() {
+            let _ = m.destroy();
+        }
+        if let Some(d) = self.dir.take() {
+            let _ = state::remove_dir(&d);
+        }
+    }
+}
+
+fn propagation(spec: &oci_spec::runtime::Spec) -> MsFlags {
+    let p = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone())
+        .unwrap_or_default();
+    let parsed = options::parse(&[p]);
+    parsed
+        .propagation
+        .first()
+        .copied()
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC)
+}
+
+fn cgroup_mounts(layout: &Layout, paths: &[PathBuf]) -> Vec<CgroupMount> {
+    match layout {
+        Layout::V2 { .. } => paths
+            .iter()
+            .map(|p| CgroupMount {
+                name: String::new(),
+                host_dir: p.clone(),
+                fstype: "cgroup2",
+                data: String::new(),
+            })
+            .collect(),
+        Layout::V1 {
+            hierarchies,
+            unified,
+        } => {
+            let mut out: Vec<CgroupMount> = hierarchies
+                .iter()
+                .zip(paths)
+                .map(|(h, p)| CgroupMount {
+                    name: h
+                        .mountpoint
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    host_dir: p.clone(),
+                    fstype: "cgroup",
+                    data: h.controllers.join(","),
+                })
+                .collect();
+            if unified.is_some() {
+                if let Some(p) = paths.get(hierarchies.len()) {
+                    out.push(CgroupMount {
+                        name: "unified".into(),
+                        host_dir: p.clone(),
+                        fstype: "cgroup2",
+                        data: String::new(),
+                    });
+                }
+            }
+            out
+        }
+    }
+}
+
+fn check_terminal(terminal: bool, opts: &LaunchOptions<'_>) -> Result<(), LaunchError> {
+    let detached = !matches!(opts.mode, LaunchMode::Run { detach: false });
+    if terminal && detached && opts.console_socket.is_none() {
+        return Err(LaunchError::Usage(
+            "cannot allocate tty if berth will detach without setting console socket",
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        return Err(LaunchError::Usage(
+            "cannot use console socket if berth will not detach or allocate tty",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates the container up to the point where its init waits to exec.
+pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
+    state::validate_id(opts.id)?;
+    let spec = spec::load_bundle(opts.bundle)?;
+    let plan = Plan::new(spec, opts.bundle)?;
+    let terminal = plan.process().terminal().unwrap_or(false);
+    check_terminal(terminal, opts)?;
+    let caps = plan
+        .process()
+        .capabilities()
+        .as_ref()
+        .map(CapSets::from_spec)
+        .transpose()?;
+    let layout = cgroups::detect()?;
+    let cgroups_path = plan
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let manager = cgroups::manager(&layout, cgroups_path.as_deref(), opts.id);
+
+    let dir = state::create_dir(opts.root, opts.id)?;
+    let mut cleanup = Cleanup {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        child: None,
+    };
+    let wait = match opts.mode {
+        LaunchMode::Create => {
+            nix::unistd::mkfifo(&dir.join(state::EXEC_FIFO), Mode::from_bits_truncate(0o622))
+                .map_err(|e| io("create exec fifo")(e.into()))?;
+            let fd = nix::fcntl::open(
+                &dir,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| io("open state dir")(e.into()))?;
+            WaitFor::Fifo(fd)
+        }
+        LaunchMode::Run { .. } => WaitFor::Message,
+    };
+    manager.create()?;
+    let cgroup_paths = manager.paths();
+    cleanup.cgroup = Some(manager);
+
+    let (parent_chan, child_chan) = sync::pair().map_err(io("sync socketpair"))?;
+    let (console_socket, console_recv) = match (terminal, opts.console_socket) {
+        (true, Some(path)) => (
+            Some(OwnedFd::from(UnixStream::connect(path).map_err(io(
+                format!("connect console socket {}", path.display()),
+            ))?)),
+            None,
+        ),
+        (true, None) => {
+            let (a, b) = UnixStream::pair().map_err(io("console socketpair"))?;
+            (Some(OwnedFd::from(b)), Some(a))
+        }
+        (false, _) => (None, None),
+    };
+    let linux = plan.spec.linux().clone().unwrap_or_default();
+    let ns = &plan.namespaces;
+    let time_flag = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+    let time_offsets = linux
+        .time_offsets()
+        .as_ref()
+        .map(namespaces::time_offsets_text);
+    let rootfs = RootfsPlan {
+        rootfs: &plan.rootfs,
+        mounts: &plan.mounts,
+        devices: crate::devices::plan(linux.devices().as_deref().unwrap_or_default()),
+        propagation: propagation(&plan.spec),
+        bind_devices: ns.creates(CloneFlags::CLONE_NEWUSER)
+            || ns.joined(CloneFlags::CLONE_NEWUSER).is_some(),
+        cgroups: cgroup_mounts(&layout, &cgroup_paths),
+        cgroup_ns: ns.creates(CloneFlags::CLONE_NEWCGROUP),
+        no_pivot: opts.no_pivot,
+        readonly: plan
+            .spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
+        masked: linux.masked_paths().as_deref().unwrap_or_default(),
+        readonly_paths: linux.readonly_paths().as_deref().unwrap_or_default(),
+    };
+    let old_mask = if opts.block_signals {
+        let mut old = SigSet::empty();
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), Some(&mut old))
+            .map_err(|e| io("block signals")(e.into()))?;
+        old
+    } else {
+        SigSet::thread_get_mask().map_err(|e| io("read signal mask")(e.into()))?
+    };
+
+    let (flags, for_children) = match ns.mode {
+        SpawnMode::Direct => {
+            let guard = ForChildren::enter(
+                ns.joined(CloneFlags::CLONE_NEWPID),
+                ns.joined(time_flag),
+                ns.creates(time_flag)
+                    .then(|| time_offsets.clone().unwrap_or_default())
+                    .as_deref(),
+            )?;
+            (
+                (ns.new & !(CloneFlags::CLONE_NEWCGROUP | time_flag)).bits() as u64,
+                Some(guard),
+            )
+        }
+        SpawnMode::Intermediate => (0, None),
+    };
+    let forked = clone::fork(flags, None).map_err(io("clone container init"));
+    drop(for_children);
+    let (first_pid, first_pidfd) = match forked? {
+        Forked::Child => {
+            drop(parent_chan);
+            drop(console_recv);
+            let ctx = InitContext {
+                plan: &plan,
+                rootfs,
+                chan: child_chan,
+                wait,
+                console_socket,
+                preserve_fds: opts.preserve_fds,
+                sigmask: old_mask,
+                caps,
+                container_id: opts.id,
+                time_offsets,
+            };
+            init::run(ctx)
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child_chan);
+    drop(console_socket);
+    drop(wait);
+    cleanup.child = Some((first_pid, first_pidfd));
+
+    let (pid, pidfd) = connect_init(&parent_chan, &plan, &mut cleanup, first_pid)?;
+    let console = match console_recv {
+        Some(sock) => {
+            wait_ready(&parent_chan, &plan, opts.id, pid, true)?;
+            Some(crate::console::recv_fd(&sock).map_err(io("receive pty master"))?)
+        }
+        None => {
+            wait_ready(&parent_chan, &plan, opts.id, pid, false)?;
+            None
+        }
+    };
+
+    let start_time = state::status::read_stat(pid.as_raw())
+        .map(|s| s.start_time)
+        .unwrap_or(0);
+    let st = State {
+        oci_version: plan.spec.version().to_string(),
+        id: opts.id.to_string(),
+        pid: pid.as_raw(),
+        status: Status::Created,
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: state::time::now_rfc3339_nano(),
+        owner: String::new(),
+        annotations: plan.spec.annotations().clone().unwrap_or_default(),
+        berth: Internal {
+            init_start_time: start_time,
+            cgroup_paths,
+            cgroup_path: cgroups_path.unwrap_or_default(),
+            poststop: plan
+                .spec
+                .hooks()
+                .as_ref()
+                .and_then(|h| h.poststop().clone())
+                .unwrap_or_default(),
+        },
+    };
+    let container = Container::new_unlocked(dir, st);
+    container.save()?;
+    if let Some(p) = opts.pid_file {
+        write_pid_file(p, pid.as_raw())?;
+    }
+    cleanup.disarm();
+    Ok(Launched {
+        container,
+        pid,
+        pidfd,
+        chan: parent_chan,
+        console,
+        spec: plan.spec,
+    })
+}
+
+/// Finishes namespace setup with the child and returns the init's pid.
+fn connect_init(
+    chan: &Channel,
+    plan: &Plan,
+    cleanup: &mut Cleanup,
+    first: Pid,
+) -> Result<(Pid, OwnedFd), LaunchError> {
+    let ns = &plan.namespaces;
+    let linux = plan.spec.linux().as_ref();
+    let (uid_maps, gid_maps) = (
+        linux
+            .and_then(|l| l.uid_mappings().clone())
+            .unwrap_or_default(),
+        linux
+            .and_then(|l| l.gid_mappings().clone())
+            .unwrap_or_default(),
+    );
+    let add = |cleanup: &Cleanup, pid: Pid| -> Result<(), LaunchError> {
+        cleanup_cgroup(cleanup).add(pid.as_raw())?;
+        chan.send(&ToChild::Continue(pid.as_raw()))
+            .map_err(io("sync"))
+    };
+    if ns.mode == SpawnMode::Direct {
+        if ns.creates(CloneFlags::CLONE_NEWUSER) {
+            crate::userns::write_maps(first.as_raw(), &uid_maps, &gid_maps)
+                .map_err(io("linux.uidMappings"))?;
+        }
+        add(cleanup, first)?;
+        let fd = cleanup
+            .child
+            .as_ref()
+            .expect("child recorded")
+            .1
+            .try_clone()
+            .map_err(io("dup pidfd"))?;
+        return Ok((first, fd));
+    }
+    loop {
+        match recv(chan)? {
+            ToParent::MapsPlease => {
+                crate::userns::write_maps(first.as_raw(), &uid_maps, &gid_maps)
+                    .map_err(io("linux.uidMappings"))?;
+                chan.send(&ToChild::Continue(0)).map_err(io("sync"))?;
+            }
+            ToParent::Forked(raw) => {
+                let _ = nix::sys::wait::waitpid(first, None);
+                let pid = Pid::from_raw(raw);
+                let fd = clone::pidfd_open(pid).map_err(io("open init pidfd"))?;
+                cleanup.child = Some((pid, fd.try_clone().map_err(io("dup pidfd"))?));
+                add(cleanup, pid)?;
+                return Ok((pid, fd));
+            }
+            ToParent::Error(msg) => return Err(LaunchError::Init(msg)),
+            other => {
+                return Err(LaunchError::Init(format!(
+                    "unexpected message from init: {other:?}"
+                )))
+            }
+        }
+    }
+}
+
+fn cleanup_cgroup(c: &Cleanup) -> &dyn Manager {
+    c.cgroup.as_deref().expect("cgroup created before clone")
+}
+
+fn recv(chan: &Channel) -> Result<ToParent, LaunchError> {
+    match chan.recv::<ToParent>().map_err(io("sync"))? {
+        Some(m) => Ok(m),
+        None => Err(LaunchError::Init(
+            "container init exited during setup".into(),
+        )),
+    }
+}
+
+/// Serves runtime-namespace hooks until the init says it is ready.
+fn wait_ready(
+    chan: &Channel,
+    plan: &Plan,
+    id: &str,
+    pid: Pid,
+    _terminal: bool,
+) -> Result<(), LaunchError> {
+    loop {
+        match recv(chan)? {
+            ToParent::RuntimeHooks => {
+                let state = HookState {
+                    oci_version: plan.spec.version(),
+                    id,
+                    status: "creating",
+                    pid: Some(pid.as_raw()),
+                    bundle: &plan.bundle,
+                    annotations: plan.spec.annotations().as_ref(),
+                };
+                if let Some(h) = plan.spec.hooks() {
+                    #[allow(deprecated)]
+                    hooks::run_all(
+                        "prestart",
+                        h.prestart().as_deref().unwrap_or_default(),
+                        &state,
+                    )?;
+                    hooks::run_all(
+                        "createRuntime",
+                        h.create_runtime().as_deref().unwrap_or_default(),
+                        &state,
+                    )?;
+                }
+                chan.send(&ToChild::HooksDone).map_err(io("sync"))?;
+            }
+            ToParent::Ready => return Ok(()),
+            ToParent::Error(msg) => return Err(LaunchError::Init(msg)),
+            other => {
+                return Err(LaunchError::Init(format!(
+                    "unexpected message from init: {other:?}"
+                )))
+            }
+        }
+    }
+}
+
+/// Writes the pid file atomically (containerd reads it right after create).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), LaunchError> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string())
+        .map_err(io(format!("write pid file {}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(io(format!("write pid file {}", path.display())))
+}
+
+/// Tells a `run` init to exec and waits until it has (EOF on the channel),
+/// or returns the error it reported.
+pub fn start_run(launched: &Launched) -> Result<(), LaunchError> {
+    launched.chan.send(&ToChild::Start).map_err(io("sync"))?;
+    match launched.chan.recv::<ToParent>().map_err(io("sync"))? {
+        None => Ok(()),
+        Some(ToParent::Error(msg)) => Err(LaunchError::Init(msg)),
+        Some(other) => Err(LaunchError::Init(format!(
+            "unexpected message from init: {other:?}"
+        ))),
+    }
+}
+
+impl Launched {
+    pub fn pidfd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+}

@@ -1,0 +1,105 @@
+//! Typed messages between the launcher (parent) and the container's init over
+//! a SOCK_SEQPACKET socketpair: one JSON message per packet, EOF when the
+//! other side exits or execs (the init's end is close-on-exec, so EOF after
+//! `Start` means the user process is running).
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Init -> launcher.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ToParent {
+    /// Intermediate mode: "I am in my new user namespace, write its maps".
+    MapsPlease,
+    /// Intermediate mode: the real init was forked with this (host) pid.
+    Forked(i32),
+    /// Mounts are done: run prestart and createRuntime hooks now.
+    RuntimeHooks,
+    /// Fully set up, blocked until start.
+    Ready,
+    /// Setup failed; the text is the cause, shown to the user.
+    Error(String),
+}
+
+/// Launcher -> init.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ToChild {
+    /// Id maps written and cgroups joined: go on. Carries the init's pid as
+    /// the runtime sees it, for the state given to createContainer hooks.
+    Continue(i32),
+    HooksDone,
+    /// `run`: exec the user process now (create/start uses the fifo instead).
+    Start,
+}
+
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// A connected pair: (launcher end, init end), both close-on-exec.
+pub fn pair() -> io::Result<(Channel, Channel)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn send<T: Serialize>(&self, msg: &T) -> io::Result<()> {
+        let bytes = serde_json::to_vec(msg).expect("sync messages serialize");
+        send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)?;
+        Ok(())
+    }
+
+    /// The next message, or None when the other side has gone (EOF).
+    pub fn recv<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        loop {
+            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Ok(0) => return Ok(None),
+                Ok(n) => {
+                    return serde_json::from_slice(&buf[..n])
+                        .map(Some)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_roundtrip_and_eof() {
+        let (p, c) = pair().unwrap();
+        c.send(&ToParent::Error("mount /proc: EPERM".into()))
+            .unwrap();
+        c.send(&ToParent::Forked(42)).unwrap();
+        assert_eq!(
+            p.recv::<ToParent>().unwrap(),
+            Some(ToParent::Error("mount /proc: EPERM".into()))
+        );
+        assert_eq!(p.recv::<ToParent>().unwrap(), Some(ToParent::Forked(42)));
+        p.send(&ToChild::Start).unwrap();
+        assert_eq!(c.recv::<ToChild>().unwrap(), Some(ToChild::Start));
+        drop(c);
+        assert_eq!(p.recv::<ToParent>().unwrap(), None);
+    }
+}

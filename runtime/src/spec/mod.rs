@@ -1,0 +1,15 @@
+//! config.json from bytes to a plan: [`load`] (serde, errors name the JSON
+//! path), [`validate`] (pure rules of the runtime spec, no syscalls), then
+//! [`plan`] (host facts: canonical paths, namespace files, mount options).
+//! Nothing in here changes the system.
+
+pub mod defaults;
+pub mod load;
+pub mod plan;
+pub mod validate;
+
+pub use load::{load_bundle, SpecError};
+pub use plan::Plan;
+
+/// The runtime-spec version berth implements and reports.
+pub const OCI_VERSION: &str = "1.2.0";
