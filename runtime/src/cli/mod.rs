@@ -38,8 +38,8 @@ pub struct Cli {
     /// Use the systemd cgroup driver (not supported yet: errors clearly).
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto.
-    #[arg(long, global = true, default_value = "auto")]
+    /// Rootless mode: true, false or auto (before the verb, as in runc).
+    #[arg(long, default_value = "auto")]
     pub rootless: String,
     /// Accepted and ignored, as runc does (containerd may still pass it).
     #[arg(long, global = true, hide = true)]
@@ -128,6 +128,16 @@ mod tests {
         };
         assert!(r.detach && r.keep);
         assert_eq!(r.create.opts.preserve_fds, 2);
+    }
+
+    #[test]
+    fn spec_rootless_is_the_verbs_flag() {
+        let c = parse(&["--rootless", "true", "spec", "--rootless"]);
+        assert_eq!(c.rootless, "true");
+        let Some(Command::Spec(s)) = c.command else {
+            panic!()
+        };
+        assert!(s.rootless);
     }
 
     #[test]

@@ -309,7 +309,12 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
         SpawnMode::Intermediate => (0, None),
     };
     let forked = clone::fork(flags, None).map_err(io("clone container init"));
-    drop(for_children);
+    if matches!(forked, Ok(Forked::Child)) {
+        // The child must stay in the namespaces the guard entered for it.
+        std::mem::forget(for_children);
+    } else {
+        drop(for_children);
+    }
     let (first_pid, first_pidfd) = match forked? {
         Forked::Child => {
             drop(parent_chan);

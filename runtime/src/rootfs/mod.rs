@@ -354,8 +354,8 @@ mod tests {
             vec![
                 "chdir /b/rootfs",
                 "pivot_root . .",
-                "mount - . - MS_REC | MS_SLAVE -",
-                "umount . MNT_DETACH",
+                "mount - . - MsFlags(MS_REC | MS_SLAVE) -",
+                "umount . MntFlags(MNT_DETACH)",
                 "chdir /",
             ]
         );
@@ -367,7 +367,12 @@ mod tests {
         pivot(&k, Path::new("/r"), true).unwrap();
         assert_eq!(
             k.calls(),
-            vec!["chdir /r", "mount /r / - MS_MOVE -", "chroot .", "chdir /"]
+            vec![
+                "chdir /r",
+                "mount /r / - MsFlags(MS_MOVE) -",
+                "chroot .",
+                "chdir /"
+            ]
         );
     }
 
@@ -392,7 +397,7 @@ mod tests {
         finalize(&k, &plan).unwrap();
         let calls = k.calls();
         assert!(
-            calls[0].starts_with("mount /proc/sys /proc/sys - MS_BIND | MS_REC"),
+            calls[0].starts_with("mount /proc/sys /proc/sys - MsFlags(MS_BIND | MS_REC)"),
             "{calls:?}"
         );
         assert!(
@@ -404,7 +409,7 @@ mod tests {
             "{calls:?}"
         );
         assert!(
-            calls[3].starts_with("mount - / - MS_RDONLY | MS_REMOUNT | MS_BIND"),
+            calls[3].starts_with("mount - / - MsFlags(MS_RDONLY | MS_REMOUNT | MS_BIND)"),
             "{calls:?}"
         );
     }

@@ -14,6 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
+use crate::spec::plan::clean_absolute;
 use crate::sys::fs::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
 
 /// `path` relative to the root (`/a/b` -> `a/b`, `/` -> `.`).
@@ -70,32 +71,52 @@ pub enum Kind {
 
 /// Makes sure `path` exists inside `root` (creating directories along the way
 /// and the last component as `kind`), and returns an O_PATH fd to it.
+///
+/// A dangling symlink on the way is followed the way the kernel would inside
+/// the root: its target is created instead, still inside the root.
 pub fn ensure(root: &impl AsRawFd, path: &Path, kind: Kind) -> io::Result<OwnedFd> {
+    ensure_depth(root, &clean_absolute(path), kind, 0)
+}
+
+/// The kernel's own limit on symlinks followed in one lookup.
+const MAX_LINKS: usize = 40;
+
+fn ensure_depth(root: &impl AsRawFd, path: &Path, kind: Kind, depth: usize) -> io::Result<OwnedFd> {
+    if depth > MAX_LINKS {
+        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+    }
     match open_in_root(root, path) {
         Ok(fd) => return Ok(fd),
         Err(e) if e.raw_os_error() != Some(libc::ENOENT) => return Err(e),
         Err(_) => {}
     }
-    let rel = relative(path);
-    let names: Vec<_> = rel.components().collect();
+    let names: Vec<_> = relative(path)
+        .components()
+        .map(|c| c.as_os_str().to_owned())
+        .collect();
     let mut parent = open_in_root(root, Path::new("/"))?;
     let mut so_far = PathBuf::from("/");
     for (i, name) in names.iter().enumerate() {
         let last = i + 1 == names.len();
         so_far.push(name);
-        let fd = match open_in_root(root, &so_far) {
-            Ok(fd) => fd,
+        match open_in_root(root, &so_far) {
+            Ok(fd) => parent = fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                create_in(
-                    &parent,
-                    name.as_os_str(),
-                    if last { kind } else { Kind::Dir },
-                )?;
-                open_in_root(root, &so_far)?
+                if let Ok(target) = nix::fcntl::readlinkat(parent.as_fd(), name.as_os_str()) {
+                    let base = if Path::new(&target).is_absolute() {
+                        PathBuf::from("/")
+                    } else {
+                        so_far.parent().unwrap_or(Path::new("/")).to_path_buf()
+                    };
+                    let mut next = base.join(target);
+                    next.extend(&names[i + 1..]);
+                    return ensure_depth(root, &clean_absolute(&next), kind, depth + 1);
+                }
+                create_in(&parent, name, if last { kind } else { Kind::Dir })?;
+                parent = open_in_root(root, &so_far)?;
             }
             Err(e) => return Err(e),
-        };
-        parent = fd;
+        }
     }
     Ok(parent)
 }

@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn unknown_namespace_names_json_path() {
-        let cfg = r#"{"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"namespaces":[{"type":"pid"},{"type":"net"},{"type":"foo"}]}}"#;
+        let cfg = r#"{"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"foo"}]}}"#;
         let err = parse(cfg.as_bytes()).unwrap_err().to_string();
         assert!(
             err.starts_with("config.json: linux.namespaces[2].type: "),

@@ -1,0 +1,192 @@
+//! Helpers for integration tests that run real containers: a busybox-static
+//! bundle built from `berth spec`, a private state root per test, and a
+//! wrapper to run berth and capture what happened.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+pub const BUSYBOX: &str = "/bin/busybox";
+
+pub fn berth_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_berth")
+}
+
+/// Integration tests need root and busybox-static; without them they fail
+/// loudly rather than pass silently.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "integration tests run real containers and need root"
+    );
+    assert!(
+        Path::new(BUSYBOX).exists(),
+        "integration tests need busybox-static at {BUSYBOX}"
+    );
+}
+
+/// A bundle in a temp dir plus a private --root for berth.
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub config: Value,
+}
+
+impl Bundle {
+    /// A busybox rootfs and berth's default spec with terminal off and the
+    /// given args.
+    pub fn new(args: &[&str]) -> Bundle {
+        require_root();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-it-")
+            .tempdir()
+            .unwrap();
+        let rootfs = dir.path().join("rootfs");
+        for d in ["bin", "etc", "tmp", "proc", "sys", "dev"] {
+            std::fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
+        for applet in [
+            "sh", "cat", "ls", "echo", "sleep", "id", "hostname", "mount", "stat", "touch",
+            "mkdir", "readlink", "grep", "true", "false", "umask", "ulimit", "wc", "head", "kill",
+            "mknod",
+        ] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+        }
+        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000::/home/app:/bin/sh\n").unwrap();
+        std::fs::write(rootfs.join("etc/group"), "root:x:0:\napp:x:1000:\n").unwrap();
+        let out = Command::new(berth_bin())
+            .args(["spec", "--bundle"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "berth spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap())
+                .unwrap();
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        config["root"]["readonly"] = json!(false);
+        let root = dir.path().join("state");
+        let b = Bundle { dir, root, config };
+        b.save();
+        b
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.path().join("rootfs")
+    }
+
+    pub fn save(&self) {
+        std::fs::write(
+            self.dir.path().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// A berth command with this bundle's --root.
+    pub fn berth(&self) -> Command {
+        let mut c = Command::new(berth_bin());
+        c.arg("--root").arg(&self.root);
+        c
+    }
+
+    /// `berth ARGS` with stdin closed, capturing output into files: a
+    /// created container's init keeps the stdio it inherited from `create`,
+    /// so pipes would not reach EOF until the container exits.
+    pub fn run(&self, args: &[&str]) -> Output {
+        capture(self.berth().args(args))
+    }
+
+    /// `berth run --bundle B ID` in the foreground.
+    pub fn run_container(&self, id: &str) -> Output {
+        self.save();
+        let b = self.path().to_str().unwrap().to_string();
+        self.run(&["run", "--bundle", &b, id])
+    }
+
+    pub fn create(&self, id: &str, extra: &[&str]) -> Output {
+        self.save();
+        let b = self.path().to_str().unwrap().to_string();
+        let mut args = vec!["create", "--bundle", &b];
+        args.extend_from_slice(extra);
+        args.push(id);
+        self.run(&args)
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.run(&["state", id]);
+        assert!(
+            out.status.success(),
+            "state {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self.run(&["delete", "--force", &id]);
+            }
+        }
+    }
+}
+
+/// Runs `cmd` with stdin closed and stdout/stderr going to temp files.
+pub fn capture(cmd: &mut Command) -> Output {
+    let mut out = tempfile::tempfile().unwrap();
+    let mut err = tempfile::tempfile().unwrap();
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .status()
+        .unwrap();
+    let read = |f: &mut std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut v = Vec::new();
+        f.rewind().unwrap();
+        f.read_to_end(&mut v).unwrap();
+        v
+    };
+    Output {
+        status,
+        stdout: read(&mut out),
+        stderr: read(&mut err),
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}

@@ -1,0 +1,363 @@
+//! process and linux settings as the container process sees them: user,
+//! groups, umask, cwd, env, capabilities, rlimits, oom score, hostname,
+//! sysctl, user-namespace maps, joined namespaces, time offsets, hooks,
+//! console socket.
+
+mod common;
+
+use common::{ok, stderr, stdout, Bundle};
+use serde_json::json;
+use std::io::Read;
+use std::os::unix::net::UnixListener;
+
+fn status_field(status: &str, key: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn user_groups_umask_cwd_env_and_home() {
+    let mut b = Bundle::new(&[]);
+    b.config["process"]["user"] =
+        json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 20], "umask": 63});
+    b.config["process"]["cwd"] = json!("/work/dir");
+    b.config["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
+    b.config["process"]["args"] = json!([
+        "/bin/sh",
+        "-c",
+        "id -u; id -g; id -G; umask; pwd; echo $FOO; echo $HOME"
+    ]);
+    let out = ok(&b.run_container("user"));
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &l[..7],
+        &[
+            "1000",
+            "1000",
+            "1000 5 20",
+            "0077",
+            "/work/dir",
+            "bar baz",
+            "/home/app"
+        ],
+        "{out}"
+    );
+}
+
+#[test]
+fn all_five_capability_sets_are_exact() {
+    let mut b = Bundle::new(&["/bin/cat", "/proc/self/status"]);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.config["process"]["capabilities"] = json!({
+        "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"],
+        "effective": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+        "permitted": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+        "inheritable": ["CAP_NET_BIND_SERVICE"],
+        "ambient": ["CAP_NET_BIND_SERVICE"]
+    });
+    b.config["process"]["noNewPrivileges"] = json!(true);
+    let out = ok(&b.run_container("caps"));
+    let (kill, nbs, chown) = (1u64 << 5, 1u64 << 10, 1u64 << 0);
+    let hex = |k| u64::from_str_radix(&status_field(&out, k), 16).unwrap();
+    assert_eq!(hex("CapBnd"), kill | nbs | chown);
+    assert_eq!(hex("CapInh"), nbs);
+    assert_eq!(hex("CapAmb"), nbs);
+    // execve recomputes a non-root user's permitted and effective sets from
+    // ambient (no file caps on busybox): KILL was permitted only until exec.
+    assert_eq!(hex("CapEff"), nbs);
+    assert_eq!(hex("CapPrm"), nbs);
+    assert_eq!(status_field(&out, "NoNewPrivs"), "1");
+}
+
+#[test]
+fn root_keeps_bounding_as_permitted_after_exec() {
+    let mut b = Bundle::new(&["/bin/cat", "/proc/self/status"]);
+    b.config["process"]["capabilities"] = json!({
+        "bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"], "inheritable": [], "ambient": []
+    });
+    // With no_new_privs execve may not widen permitted: it stays exactly
+    // what berth set.
+    b.config["process"]["noNewPrivileges"] = json!(true);
+    let out = ok(&b.run_container("rootcaps-nnp"));
+    let hex = |out: &str, k| u64::from_str_radix(&status_field(out, k), 16).unwrap();
+    assert_eq!(hex(&out, "CapBnd"), (1 << 5) | 1);
+    assert_eq!(hex(&out, "CapPrm"), 1 << 5);
+    assert_eq!(hex(&out, "CapEff"), 1 << 5);
+    // Without it, uid 0 gets file caps treated as full: permitted = bounding.
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    let out = ok(&b.run_container("rootcaps"));
+    assert_eq!(hex(&out, "CapPrm"), (1 << 5) | 1);
+    assert_eq!(hex(&out, "CapEff"), (1 << 5) | 1);
+    assert_eq!(hex(&out, "CapAmb"), 0);
+}
+
+#[test]
+fn rlimits_and_oom_score_adj() {
+    let mut b = Bundle::new(&[
+        "/bin/sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj",
+    ]);
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 768}]);
+    b.config["process"]["oomScoreAdj"] = json!(300);
+    assert_eq!(ok(&b.run_container("limits")), "512\n768\n300\n");
+}
+
+#[test]
+fn hostname_domainname_and_sysctl() {
+    let mut b = Bundle::new(&["/bin/sh", "-c", "hostname; cat /proc/sys/kernel/domainname; cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/shmmni"]);
+    b.config["hostname"] = json!("box");
+    b.config["domainname"] = json!("example.org");
+    b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"});
+    assert_eq!(ok(&b.run_container("uts")), "box\nexample.org\n1\n1234\n");
+}
+
+#[test]
+fn user_namespace_with_several_ranges() {
+    let mut b = Bundle::new(&[
+        "/bin/sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u",
+    ]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 1}, {"containerID": 1, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 1}, {"containerID": 1, "hostID": 200000, "size": 1000}]);
+    let out = b.run_container("userns");
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 5, "{text}{}", stderr(&out));
+    assert_eq!(rows[0], vec!["0", "0", "1"]);
+    assert_eq!(rows[1], vec!["1", "100000", "65536"]);
+    assert_eq!(rows[3], vec!["1", "200000", "1000"]);
+    assert_eq!(rows[4], vec!["0"]);
+}
+
+#[test]
+fn joins_network_namespace_by_path() {
+    let peer = Bundle::new(&["/bin/sleep", "100"]);
+    let path = peer.path().to_str().unwrap().to_string();
+    ok(&peer.run(&["run", "-d", "--bundle", &path, "netpeer"]));
+    let pid = peer.state("netpeer")["pid"].as_i64().unwrap();
+    let want = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let mut b = Bundle::new(&["/bin/readlink", "/proc/self/ns/net"]);
+    for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = json!(format!("/proc/{pid}/ns/net"));
+        }
+    }
+    let out = ok(&b.run_container("joiner"));
+    assert_eq!(out.trim(), want.to_str().unwrap());
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert_ne!(want, host);
+}
+
+#[test]
+fn time_namespace_offsets() {
+    let mut b = Bundle::new(&["/bin/cat", "/proc/uptime"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    b.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400, "nanosecs": 0}});
+    let out = b.run_container("timens");
+    let up: f64 = stdout(&out)
+        .split_whitespace()
+        .next()
+        .unwrap_or_else(|| panic!("{}", stderr(&out)))
+        .parse()
+        .unwrap();
+    let host: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(up >= host + 86000.0, "container uptime {up} vs host {host}");
+}
+
+#[test]
+fn all_six_hooks_run_in_order_with_state() {
+    let mut b = Bundle::new(&["/bin/true"]);
+    let log = b.path().join("hooks.log");
+    // startContainer runs inside the container: log through a bind mount.
+    let shared = b.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/shared", "type": "bind", "source": shared, "options": ["rbind"]}),
+    );
+    let host_hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo \"{name} $s\" >> {}", log.display())]});
+    b.config["hooks"] = json!({
+        "prestart": [host_hook("prestart")],
+        "createRuntime": [host_hook("createRuntime")],
+        "createContainer": [host_hook("createContainer")],
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "read s; echo \"startContainer $s\" >> /shared/start.log"]}],
+        "poststart": [host_hook("poststart")],
+        "poststop": [host_hook("poststop")]
+    });
+    b.config["annotations"] = json!({"org.example/k": "v"});
+    ok(&b.run_container("hooks"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ]
+    );
+    for line in text.lines() {
+        let (name, json) = line.split_once(' ').unwrap();
+        let st: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(st["id"], "hooks", "{name}");
+        assert_eq!(st["annotations"]["org.example/k"], "v", "{name}");
+        let want = match name {
+            "poststart" => "running",
+            "poststop" => "stopped",
+            _ => "creating",
+        };
+        assert_eq!(st["status"], want, "{name}");
+        assert_eq!(st.get("pid").is_some(), name != "poststop", "{name}");
+    }
+    let start = std::fs::read_to_string(shared.join("start.log")).unwrap();
+    assert!(start.starts_with("startContainer {"), "{start}");
+}
+
+#[test]
+fn failing_prestart_hook_leaves_nothing_behind() {
+    let mut b = Bundle::new(&["/bin/sleep", "100"]);
+    b.config["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "echo refused >&2; exit 4"]}]});
+    b.config["linux"]["cgroupsPath"] = json!("/berth-it/failhook");
+    let out = b.create("failhook", &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("prestart hook #0")
+            && err.contains("exit status 4")
+            && err.contains("refused"),
+        "{err}"
+    );
+    assert!(!b.root.join("failhook").exists(), "state dir left behind");
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        assert!(
+            !h.path().join("berth-it/failhook").exists(),
+            "cgroup left in {}",
+            h.path().display()
+        );
+    }
+    let procs = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("grep -l failhook /proc/[0-9]*/cgroup 2>/dev/null | wc -l")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&procs).trim(),
+        "0",
+        "a process is left in the container's cgroup"
+    );
+}
+
+#[test]
+fn bad_config_names_json_path_and_leaves_nothing() {
+    let mut b = Bundle::new(&["/bin/true"]);
+    b.config["linux"]["namespaces"][2] = json!({"type": "foo"});
+    let out = b.create("badns", &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("config.json: linux.namespaces[2].type: unknown variant `foo`"),
+        "{err}"
+    );
+    assert!(!b.root.join("badns").exists());
+    let mut b = Bundle::new(&["/bin/true"]);
+    b.config["root"]["path"] = json!("missing-rootfs");
+    let err = stderr(&b.create("norootfs", &[]));
+    assert!(
+        err.contains("root.path") && err.contains("missing-rootfs"),
+        "{err}"
+    );
+    let b = Bundle::new(&["/bin/true"]);
+    std::fs::write(b.path().join("config.json"), "{\"ociVersion\": ").unwrap();
+    let path = b.path().to_str().unwrap().to_string();
+    let err = stderr(&b.run(&["create", "--bundle", &path, "broken"]));
+    assert!(err.starts_with("berth: config.json: "), "{err}");
+    for id in ["/", "..", "a/b"] {
+        let o = b.run(&["create", "--bundle", &path, id]);
+        assert!(
+            !o.status.success() && stderr(&o).contains("invalid container id"),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn missing_program_fails_create_not_start() {
+    let b = Bundle::new(&["no-such-program"]);
+    let err = stderr(&b.create("noprog", &[]));
+    assert!(
+        err.contains("exec: \"no-such-program\": executable file not found in $PATH"),
+        "{err}"
+    );
+    assert!(!b.root.join("noprog").exists());
+}
+
+#[test]
+fn console_socket_receives_pty_master() {
+    let mut b = Bundle::new(&["/bin/sh", "-c", "tty; echo console-ok"]);
+    b.config["process"]["terminal"] = json!(true);
+    let sock = b.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let out = b.create("tty", &["--console-socket", sock.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (conn, _) = listener.accept().unwrap();
+    let master = berth::console::recv_fd(&conn).unwrap();
+    ok(&b.run(&["start", "tty"]));
+    let mut f = std::fs::File::from(master);
+    let mut text = String::new();
+    let mut buf = [0u8; 1024];
+    while !text.contains("console-ok") {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("console-ok"), "{text}");
+}
+
+#[test]
+fn terminal_without_console_socket_is_refused_when_detached() {
+    let mut b = Bundle::new(&["/bin/true"]);
+    b.config["process"]["terminal"] = json!(true);
+    let err = stderr(&b.create("notty", &[]));
+    assert!(
+        err.contains("cannot allocate tty if berth will detach without setting console socket"),
+        "{err}"
+    );
+}
+
+#[test]
+fn readonly_root() {
+    let mut b = Bundle::new(&[
+        "/bin/sh",
+        "-c",
+        "touch /x 2>&1 || true; touch /tmp/y 2>&1 || true",
+    ]);
+    b.config["root"]["readonly"] = json!(true);
+    let out = stdout(&b.run_container("ro"));
+    assert_eq!(out.matches("Read-only file system").count(), 2, "{out}");
+}
