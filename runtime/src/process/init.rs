@@ -110,9 +110,9 @@ pub fn run(ctx: InitContext<'_>) -> ! {
     exit_now(1)
 }
 
-fn wait_continue(chan: &Channel) -> Result<i32, InitError> {
+fn wait_continue(chan: &Channel) -> Result<(), InitError> {
     match chan.recv::<ToChild>().map_err(io("sync"))? {
-        Some(ToChild::Continue(pid)) => Ok(pid),
+        Some(ToChild::Continue) => Ok(()),
         _ => Err(InitError::LauncherGone),
     }
 }
@@ -171,7 +171,7 @@ fn main(
     }
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(nix_io("set parent death signal"))?;
-    let host_pid = wait_continue(&ctx.chan)?;
+    wait_continue(&ctx.chan)?;
     if ns.mode == SpawnMode::Direct {
         if ns.creates(CloneFlags::CLONE_NEWUSER) {
             become_root_in_userns()?;
@@ -205,11 +205,13 @@ fn main(
             _ => return Err(InitError::LauncherGone),
         }
     }
+    // Hooks in the container namespace see the pid as the container does.
+    let own_pid = nix::unistd::getpid().as_raw();
     let state = |status| HookState {
         oci_version: plan.spec.version(),
         id: ctx.container_id,
         status,
-        pid: Some(host_pid),
+        pid: Some(own_pid),
         bundle: &plan.bundle,
         annotations: plan.spec.annotations().as_ref(),
     };

@@ -225,8 +225,18 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
     };
     let wait = match opts.mode {
         LaunchMode::Create => {
-            nix::unistd::mkfifo(&dir.join(state::EXEC_FIFO), Mode::from_bits_truncate(0o622))
+            let fifo = dir.join(state::EXEC_FIFO);
+            nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
                 .map_err(|e| io("create exec fifo")(e.into()))?;
+            // The init opens it after switching to the container user: the mode
+            // must not depend on our umask.
+            nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                &fifo,
+                Mode::from_bits_truncate(0o622),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| io("chmod exec fifo")(e.into()))?;
             let fd = nix::fcntl::open(
                 &dir,
                 nix::fcntl::OFlag::O_PATH
@@ -412,8 +422,7 @@ fn connect_init(
     );
     let add = |cleanup: &Cleanup, pid: Pid| -> Result<(), LaunchError> {
         cleanup_cgroup(cleanup).add(pid.as_raw())?;
-        chan.send(&ToChild::Continue(pid.as_raw()))
-            .map_err(io("sync"))
+        chan.send(&ToChild::Continue).map_err(io("sync"))
     };
     if ns.mode == SpawnMode::Direct {
         if ns.creates(CloneFlags::CLONE_NEWUSER) {
@@ -435,7 +444,7 @@ fn connect_init(
             ToParent::MapsPlease => {
                 crate::userns::write_maps(first.as_raw(), &uid_maps, &gid_maps)
                     .map_err(io("linux.uidMappings"))?;
-                chan.send(&ToChild::Continue(0)).map_err(io("sync"))?;
+                chan.send(&ToChild::Continue).map_err(io("sync"))?;
             }
             ToParent::Forked(raw) => {
                 let _ = nix::sys::wait::waitpid(first, None);

@@ -27,9 +27,8 @@ pub enum ToParent {
 /// Launcher -> init.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ToChild {
-    /// Id maps written and cgroups joined: go on. Carries the init's pid as
-    /// the runtime sees it, for the state given to createContainer hooks.
-    Continue(i32),
+    /// Id maps written and cgroups joined: go on.
+    Continue,
     HooksDone,
     /// `run`: exec the user process now (create/start uses the fifo instead).
     Start,

@@ -119,13 +119,6 @@ pub fn prepare(k: &impl Kernel, plan: &RootfsPlan<'_>) -> Result<(), RootfsError
     };
     k.mount(None, Path::new("/"), None, plan.propagation, None)
         .map_err(mount_err("propagation", Path::new("/")))?;
-    if plan.propagation.contains(MsFlags::MS_SHARED) {
-        // pivot_root refuses a new root whose parent mount is shared.
-        if let Some(parent) = parent_mount_point(plan.rootfs) {
-            k.mount(None, &parent, None, MsFlags::MS_PRIVATE, None)
-                .map_err(mount_err("private", &parent))?;
-        }
-    }
     k.mount(
         Some(plan.rootfs),
         plan.rootfs,
@@ -134,6 +127,19 @@ pub fn prepare(k: &impl Kernel, plan: &RootfsPlan<'_>) -> Result<(), RootfsError
         None,
     )
     .map_err(mount_err("rootfs bind", plan.rootfs))?;
+    if plan.propagation.contains(MsFlags::MS_SHARED) {
+        // pivot_root refuses a new root whose parent mount is shared. The
+        // rootfs bind, made while the parent was shared, keeps its own
+        // shared peer group when the parent leaves it.
+        if let Some(parent) = parent_mount_point(plan.rootfs) {
+            k.mount(None, &parent, None, MsFlags::MS_PRIVATE, None)
+                .map_err(mount_err("private", &parent))?;
+        }
+        // pivot_root refuses a shared new root too: keep receiving the host's
+        // events as a slave until finalize() shares `/` again.
+        k.mount(None, plan.rootfs, None, MsFlags::MS_SLAVE, None)
+            .map_err(mount_err("slave", plan.rootfs))?;
+    }
     let root = open_dir(plan.rootfs)?;
     for (index, m) in plan.mounts.iter().enumerate() {
         mounts::mount_one(k, &root, index, m, plan)?;
@@ -154,13 +160,14 @@ fn open_dir(path: &Path) -> Result<OwnedFd, RootfsError> {
     .map_err(|e| io_err("open", path)(e.into()))
 }
 
-/// The mount point that contains `path` (longest matching mountinfo entry).
+/// The mount point that contains `path`, other than `path` itself (longest
+/// matching mountinfo entry).
 fn parent_mount_point(path: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     text.lines()
         .filter_map(|l| l.split(' ').nth(4))
         .map(PathBuf::from)
-        .filter(|mp| path.starts_with(mp))
+        .filter(|mp| path.starts_with(mp) && mp != path)
         .max_by_key(|mp| mp.as_os_str().len())
 }
 
@@ -206,12 +213,16 @@ pub fn pivot(k: &impl Kernel, rootfs: &Path, no_pivot: bool) -> Result<(), Rootf
         k.chroot(Path::new(".")).map_err(err("chroot"))?;
         return k.chdir(Path::new("/")).map_err(err("chdir"));
     }
-    // pivot_root(".", ".") stacks the old root on top of the new one; it is
-    // then made a slave (so detaching it cannot propagate to the host) and
-    // lazily unmounted, which needs no directory for it inside the rootfs.
-    k.chdir(rootfs).map_err(err("chdir"))?;
+    // pivot_root(".", ".") stacks the old root on top of the new one. From a
+    // cwd inside the old root, "." names that stacked mount: it is made a
+    // slave (so detaching it cannot propagate to the host) and lazily
+    // unmounted, leaving the new root's own propagation untouched.
+    let old_root = open_dir_ro(Path::new("/"))?;
+    let new_root = open_dir_ro(rootfs)?;
+    k.fchdir(new_root.as_fd()).map_err(err("chdir new root"))?;
     k.pivot_root(Path::new("."), Path::new("."))
         .map_err(err("pivot_root"))?;
+    k.fchdir(old_root.as_fd()).map_err(err("chdir old root"))?;
     k.mount(
         None,
         Path::new("."),
@@ -225,8 +236,25 @@ pub fn pivot(k: &impl Kernel, rootfs: &Path, no_pivot: bool) -> Result<(), Rootf
     k.chdir(Path::new("/")).map_err(err("chdir"))
 }
 
+fn open_dir_ro(path: &Path) -> Result<OwnedFd, RootfsError> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err("open", path)(e.into()))
+}
+
 /// Phase 3: masks and read-only remounts, with paths now inside the container.
 pub fn finalize(k: &impl Kernel, plan: &RootfsPlan<'_>) -> Result<(), RootfsError> {
+    if plan.propagation.contains(MsFlags::MS_SHARED) {
+        k.mount(None, Path::new("/"), None, plan.propagation, None)
+            .map_err(|e| RootfsError::Mount {
+                source_desc: "linux.rootfsPropagation".into(),
+                dest: "/".into(),
+                source: e,
+            })?;
+    }
     for p in plan.readonly_paths {
         readonly_path(k, Path::new(p))?;
     }
@@ -348,12 +376,14 @@ mod tests {
     #[test]
     fn pivot_detaches_old_root_after_making_it_slave() {
         let k = FakeKernel::default();
-        pivot(&k, Path::new("/b/rootfs"), false).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        pivot(&k, dir.path(), false).unwrap();
         assert_eq!(
             k.calls(),
             vec![
-                "chdir /b/rootfs",
+                "fchdir",
                 "pivot_root . .",
+                "fchdir",
                 "mount - . - MsFlags(MS_REC | MS_SLAVE) -",
                 "umount . MntFlags(MNT_DETACH)",
                 "chdir /",

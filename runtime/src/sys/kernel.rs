@@ -28,6 +28,7 @@ pub trait Kernel {
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> io::Result<()>;
     fn chroot(&self, path: &Path) -> io::Result<()>;
     fn chdir(&self, path: &Path) -> io::Result<()>;
+    fn fchdir(&self, dir: BorrowedFd<'_>) -> io::Result<()>;
     fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> io::Result<()>;
     fn unshare(&self, flags: CloneFlags) -> io::Result<()>;
     fn sethostname(&self, name: &str) -> io::Result<()>;
@@ -63,6 +64,9 @@ impl Kernel for RealKernel {
     }
     fn chdir(&self, path: &Path) -> io::Result<()> {
         nix::unistd::chdir(path).map_err(io::Error::from)
+    }
+    fn fchdir(&self, dir: BorrowedFd<'_>) -> io::Result<()> {
+        nix::unistd::fchdir(dir).map_err(io::Error::from)
     }
     fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> io::Result<()> {
         nix::sched::setns(fd.as_fd(), nstype).map_err(io::Error::from)
@@ -140,6 +144,9 @@ pub mod fake {
         }
         fn chdir(&self, path: &Path) -> io::Result<()> {
             self.log(format!("chdir {}", path.display()))
+        }
+        fn fchdir(&self, _dir: BorrowedFd<'_>) -> io::Result<()> {
+            self.log("fchdir".to_string())
         }
         fn setns(&self, _fd: BorrowedFd<'_>, nstype: CloneFlags) -> io::Result<()> {
             self.log(format!("setns {:?}", nstype))
