@@ -39,7 +39,9 @@ pub struct Channel {
     fd: OwnedFd,
 }
 
-const MAX_MESSAGE: usize = 64 * 1024;
+/// Errors from the init are the longest messages; 8 KiB keeps a hook's
+/// stderr readable without touching more memory on the start path.
+const MAX_MESSAGE: usize = 8 * 1024;
 
 /// A connected pair: (launcher end, init end), both close-on-exec.
 pub fn pair() -> io::Result<(Channel, Channel)> {

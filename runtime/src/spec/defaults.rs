@@ -9,7 +9,7 @@ const CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 /// network namespace, and bind-mounts /sys instead of mounting sysfs.
 pub fn default_spec(rootless: bool, uid: u32, gid: u32) -> Value {
     let mut spec = json!({
-        "ociVersion": super::OCI_VERSION,
+        "ociVersion": super::TEMPLATE_VERSION,
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},

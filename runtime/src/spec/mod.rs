@@ -13,3 +13,8 @@ pub use plan::Plan;
 
 /// The runtime-spec version berth implements and reports.
 pub const OCI_VERSION: &str = "1.2.0";
+
+/// The version `berth spec` stamps on its template. The template uses only
+/// 1.0 features, and older runtimes (crun 1.8) refuse versions they do not
+/// know, so bundles made by `berth spec` stay portable.
+pub const TEMPLATE_VERSION: &str = "1.0.2";

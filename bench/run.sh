@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Side-by-side start-path benchmark: `run` of /bin/true from one busybox
+# bundle with berth, crun and runc in the same hyperfine run, plus each
+# runtime's peak RSS for the same command. Reported, never asserted.
+#
+# crun 1.8 refuses hosts whose cgroup v2 tree holds a controller unless a v1
+# hugetlb hierarchy is mounted, so one is mounted here when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+berth=$(bash scripts/build.sh)
+work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/rootfs/bin"
+cp /bin/busybox "$work/rootfs/bin/"
+ln -s busybox "$work/rootfs/bin/true"
+"$berth" spec --bundle "$work"
+jq '.process.terminal=false | .process.args=["/bin/true"] | .root.readonly=false' "$work/config.json" > "$work/c" && mv "$work/c" "$work/config.json"
+if [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+    mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
+fi
+runs=${RUNS:-100}
+hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/times.json" \
+    -n berth "$berth --root $work/state-berth run --bundle $work b" \
+    -n crun "crun --root $work/state-crun run --bundle $work c" \
+    -n runc "runc --root $work/state-runc run --bundle $work r"
+echo
+echo "peak RSS of the run process (KiB, max of 10):"
+for rt in berth crun runc; do
+    bin=$berth; [ $rt = berth ] || bin=$(command -v $rt)
+    max=0
+    for i in $(seq 10); do
+        kb=$(/usr/bin/time -f %M "$bin" --root "$work/state-$rt" run --bundle "$work" "rss$i" 2>&1 >/dev/null | tail -1)
+        [ "$kb" -gt "$max" ] && max=$kb
+    done
+    printf '  %-6s %6d\n' "$rt" "$max"
+done
+jq -r '.results | (map({(.command): .mean}) | add) as $m
+    | "ratios (mean): berth/crun = \($m.berth / $m.crun * 1000 | round / 1000), berth/runc = \($m.berth / $m.runc * 1000 | round / 1000)"' "$work/times.json"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what building and testing berth needs on a fresh Debian machine
+# (root): busybox-static for test rootfses, runc and crun as reference
+# runtimes, jq for the demo, file to check static binaries, and the
+# benchmark tools. Safe to run again.
+set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "setup: run as root (containers need it)" >&2; exit 1; }
+packages=(busybox-static runc crun jq file hyperfine time)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "setup: cargo (Rust) is required" >&2; exit 1; }
