@@ -361,3 +361,20 @@ fn readonly_root() {
     let out = stdout(&b.run_container("ro"));
     assert_eq!(out.matches("Read-only file system").count(), 2, "{out}");
 }
+
+#[test]
+fn own_session_keyring_unless_no_new_keyring() {
+    let mut b = Bundle::new(&["/bin/cat", "/proc/keys"]);
+    b.config["linux"]["maskedPaths"] = json!([]);
+    let out = ok(&b.run_container("keyring-own"));
+    assert!(out.contains("keyring   _ses.keyring-own:"), "{out}");
+    let path = b.path().to_str().unwrap().to_string();
+    let out = ok(&b.run(&[
+        "run",
+        "--no-new-keyring",
+        "--bundle",
+        &path,
+        "keyring-shared",
+    ]));
+    assert!(!out.contains("_ses.keyring-shared"), "{out}");
+}

@@ -19,7 +19,7 @@ pub struct CreateOpts {
     /// Use MS_MOVE + chroot instead of pivot_root (rootfs on ramfs).
     #[arg(long)]
     pub no_pivot: bool,
-    /// Do not create a new session keyring (berth never creates one).
+    /// Keep the caller's session keyring instead of a new `_ses.<id>` one.
     #[arg(long)]
     pub no_new_keyring: bool,
     /// Pass this many extra fds (3, 4, ...) to the container.

@@ -18,6 +18,7 @@ pub fn run(g: &Globals, args: &Create) -> anyhow::Result<i32> {
         console_socket: o.console_socket.as_deref(),
         no_pivot: o.no_pivot,
         preserve_fds: o.preserve_fds,
+        no_new_keyring: o.no_new_keyring,
         block_signals: false,
     })?;
     Ok(0)

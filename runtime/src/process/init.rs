@@ -87,6 +87,8 @@ pub struct InitContext<'a> {
     pub caps: Option<CapSets>,
     pub container_id: &'a str,
     pub time_offsets: Option<String>,
+    /// Join a fresh session keyring (false with --no-new-keyring).
+    pub new_keyring: bool,
 }
 
 /// Entry point of the child after clone3. Never returns.
@@ -232,6 +234,9 @@ fn main(
             .map(|b| (b.height() as u16, b.width() as u16));
         crate::console::setup(k, socket, size)?;
     }
+    if ctx.new_keyring {
+        session_keyring(ctx.container_id, ns.creates(CloneFlags::CLONE_NEWUSER))?;
+    }
     let (program, argv, envp) = setup_process(plan, ctx)?;
     nix::sys::prctl::set_pdeathsig(None).map_err(nix_io("clear parent death signal"))?;
     ctx.chan.send(&ToParent::Ready).map_err(io("sync"))?;
@@ -265,6 +270,22 @@ fn main(
         source: err,
     }
     .into())
+}
+
+/// Gives the container its own session keyring (`_ses.<id>`), as runc does
+/// unless --no-new-keyring, so it never shares the caller's. The keyring is
+/// made searchable by the container's user (by "other" in a user namespace,
+/// where the owner uid differs). Kernels without keyrings are fine.
+fn session_keyring(id: &str, userns: bool) -> Result<(), InitError> {
+    use crate::sys::fs::{join_session_keyring, key_perm, set_key_perm};
+    let serial = match join_session_keyring(&format!("_ses.{id}")) {
+        Ok(s) => s,
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => return Ok(()),
+        Err(e) => return Err(io("join session keyring")(e)),
+    };
+    let search = if userns { 0x8 } else { 0x8_0000 };
+    let perm = key_perm(serial).map_err(io("describe session keyring"))?;
+    set_key_perm(serial, perm | search).map_err(io("set session keyring permissions"))
 }
 
 fn open_dir(path: &Path) -> Result<OwnedFd, InitError> {

@@ -76,6 +76,7 @@ pub struct LaunchOptions<'a> {
     pub console_socket: Option<&'a Path>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    pub no_new_keyring: bool,
     /// Signals stay blocked in the launcher (foreground run relays them).
     pub block_signals: bool,
 }
@@ -340,6 +341,7 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
                 caps,
                 container_id: opts.id,
                 time_offsets,
+                new_keyring: !opts.no_new_keyring,
             };
             init::run(ctx)
         }

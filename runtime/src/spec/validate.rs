@@ -123,6 +123,18 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
         }
     }
     hooks(spec)?;
+    if need_process
+        && !namespaces
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::Mount)
+    {
+        // Without one, setting up the rootfs would remount and mount into
+        // the host's own tree.
+        return Err(SpecError::invalid(
+            "linux.namespaces",
+            "a mount namespace (new or joined) is required",
+        ));
+    }
     Ok(())
 }
 
@@ -241,7 +253,7 @@ fn sysctl_allowed(key: &str, has_new: &dyn Fn(LinuxNamespaceType) -> bool) -> Re
             format!("needs a new {ns} namespace"),
         ));
     }
-    if key.contains("..") || key.contains('/') && key.contains("..") {
+    if key.contains("..") {
         return Err(SpecError::invalid(path, "invalid name"));
     }
     Ok(())
@@ -317,7 +329,7 @@ mod tests {
 
     #[test]
     fn accepts_minimal() {
-        validate(&spec(""), true).unwrap();
+        validate(&spec(r#","linux":{"namespaces":[{"type":"mount"}]}"#), true).unwrap();
     }
 
     #[test]
@@ -341,7 +353,7 @@ mod tests {
             err(r#","hostname":"x","linux":{"namespaces":[{"type":"pid"}]}"#).contains("hostname")
         );
         validate(
-            &spec(r#","hostname":"x","linux":{"namespaces":[{"type":"uts"}]}"#),
+            &spec(r#","hostname":"x","linux":{"namespaces":[{"type":"uts"},{"type":"mount"}]}"#),
             true,
         )
         .unwrap();
@@ -355,7 +367,7 @@ mod tests {
             r#","linux":{"namespaces":[{"type":"network"}],"sysctl":{"vm.swappiness":"1"}}"#
         )
         .contains("not in a separate"));
-        validate(&spec(r#","linux":{"namespaces":[{"type":"network"}],"sysctl":{"net.ipv4.ip_forward":"1"}}"#), true).unwrap();
+        validate(&spec(r#","linux":{"namespaces":[{"type":"network"},{"type":"mount"}],"sysctl":{"net.ipv4.ip_forward":"1"}}"#), true).unwrap();
     }
 
     #[test]
@@ -378,6 +390,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("process.args"));
+    }
+
+    #[test]
+    fn mount_namespace_is_required() {
+        let s = parse(br#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}},"linux":{"namespaces":[{"type":"pid"}]}}"#).unwrap();
+        assert!(validate(&s, true)
+            .unwrap_err()
+            .to_string()
+            .contains("mount namespace"));
+        let s = parse(br#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}},"linux":{"namespaces":[{"type":"mount","path":"/proc/1/ns/mnt"}]}}"#).unwrap();
+        validate(&s, true).unwrap();
     }
 
     #[test]

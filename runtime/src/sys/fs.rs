@@ -139,3 +139,52 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit is async-signal-safe and never returns.
     unsafe { libc::_exit(code) }
 }
+
+const KEYCTL_SETPERM: libc::c_long = 5;
+const KEYCTL_DESCRIBE: libc::c_long = 6;
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+
+/// Joins (creating if needed) the session keyring `name`; returns its serial.
+pub fn join_session_keyring(name: &str) -> io::Result<i32> {
+    let c = CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "keyring name contains NUL"))?;
+    // SAFETY: `c` is a NUL-terminated string alive for the call; keyctl reads it only.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret as i32)
+}
+
+/// The permission mask of a key (from KEYCTL_DESCRIBE: "type;uid;gid;perm;desc").
+pub fn key_perm(serial: i32) -> io::Result<u32> {
+    let mut buf = [0u8; 512];
+    // SAFETY: the pointer and length describe `buf`, which the kernel fills.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            serial,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let text = String::from_utf8_lossy(&buf[..(ret as usize).min(buf.len())]);
+    text.split(';')
+        .nth(3)
+        .and_then(|p| u32::from_str_radix(p.trim_end_matches('\0'), 16).ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unparsable key description"))
+}
+
+/// Sets the permission mask of a key.
+pub fn set_key_perm(serial: i32, perm: u32) -> io::Result<()> {
+    // SAFETY: plain integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
