@@ -218,3 +218,62 @@ fn created_container_writes_to_the_stdio_create_was_given() {
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "from-inside\n");
     ok(&b.run(&["delete", "io"]));
 }
+
+#[test]
+fn kill_all_and_delete_force_reach_every_process() {
+    // Without a PID namespace, killing the init alone would orphan its
+    // children; --all must reach them through the cgroup.
+    let mut b = Bundle::new(&["/bin/sh", "-c", "sleep 100 & sleep 100 & wait"]);
+    b.config["linux"]["namespaces"] =
+        serde_json::json!([{"type": "mount"}, {"type": "ipc"}, {"type": "uts"}]);
+    b.config["linux"]["cgroupsPath"] = serde_json::json!("/berth-it/killall");
+    b.save();
+    let path = b.path().to_str().unwrap().to_string();
+    ok(&b.run(&["run", "-d", "--bundle", &path, "killall"]));
+    let procs = || -> Vec<String> {
+        std::fs::read_to_string("/sys/fs/cgroup/pids/berth-it/killall/cgroup.procs")
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while procs().len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "children never started: {:?}",
+            procs()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    ok(&b.run(&["kill", "--all", "killall", "KILL"]));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !procs().is_empty() {
+        assert!(Instant::now() < deadline, "left running: {:?}", procs());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    ok(&b.run(&["delete", "killall"]));
+    assert!(!std::path::Path::new("/sys/fs/cgroup/pids/berth-it/killall").exists());
+
+    let b = Bundle::new(&["/bin/sleep", "100"]);
+    let path = b.path().to_str().unwrap().to_string();
+    ok(&b.run(&["run", "-d", "--bundle", &path, "forced"]));
+    let pid = b.state("forced")["pid"].as_i64().unwrap();
+    ok(&b.run(&["delete", "--force", "forced"]));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap()
+                .contains(" Z ")
+    );
+    assert!(!b.root.join("forced").exists());
+}
+
+#[test]
+fn no_pivot_runs_with_move_and_chroot() {
+    let b = Bundle::new(&["/bin/sh", "-c", "ls /; cat /proc/self/mountinfo | head -1"]);
+    b.save();
+    let path = b.path().to_str().unwrap().to_string();
+    let out = ok(&b.run(&["run", "--no-pivot", "--bundle", &path, "nopivot"]));
+    assert!(out.contains("bin\n") && out.contains("proc\n"), "{out}");
+}

@@ -378,3 +378,61 @@ fn own_session_keyring_unless_no_new_keyring() {
     ]));
     assert!(!out.contains("_ses.keyring-shared"), "{out}");
 }
+
+#[test]
+fn joins_a_user_namespace_by_path_with_new_pid_and_mount() {
+    // Joining a user namespace takes the intermediate spawn path: join, then
+    // unshare the new namespaces as the joined user namespace's root.
+    let mut peer = Bundle::new(&["/bin/sleep", "100"]);
+    peer.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    peer.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    peer.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    peer.save();
+    let path = peer.path().to_str().unwrap().to_string();
+    ok(&peer.run(&["run", "-d", "--bundle", &path, "userpeer"]));
+    let pid = peer.state("userpeer")["pid"].as_i64().unwrap();
+    let want = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+
+    let mut b = Bundle::new(&[
+        "/bin/sh",
+        "-c",
+        "readlink /proc/self/ns/user; echo $$; cat /proc/1/comm; :",
+    ]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+    let out = b.run_container("userjoin");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(want.to_str().unwrap()),
+        "{text}{}",
+        stderr(&out)
+    );
+    assert_eq!(lines[1], "1", "not pid 1 of a new pid namespace: {text}");
+    assert_eq!(lines[2], "sh");
+}
+
+#[test]
+fn devices_are_bind_mounted_in_a_user_namespace() {
+    let mut b = Bundle::new(&[
+        "/bin/sh",
+        "-c",
+        "stat -c '%t:%T' /dev/null /dev/fuse; echo x > /dev/null && echo writable",
+    ]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]);
+    let out = b.run_container("userdev");
+    assert_eq!(stdout(&out), "1:3\na:e5\nwritable\n", "{}", stderr(&out));
+}

@@ -28,6 +28,13 @@ pub fn mount_one(
             message: "the tmpcopyup option is not supported yet".into(),
         });
     }
+    if m.options.idmap {
+        return Err(RootfsError::Unsupported {
+            index,
+            dest: m.destination.clone(),
+            message: "idmapped mounts (idmap, ridmap) are not supported yet".into(),
+        });
+    }
     if m.typ == "cgroup" || m.typ == "cgroup2" {
         return mount_cgroups(k, root, m, plan);
     }

@@ -108,6 +108,8 @@ pub struct MountOptions {
     pub rec_clear: u64,
     pub data: String,
     pub tmpcopyup: bool,
+    /// idmap / ridmap: idmapped mounts, not supported yet (refused).
+    pub idmap: bool,
 }
 
 impl Default for MountOptions {
@@ -119,6 +121,7 @@ impl Default for MountOptions {
             rec_clear: 0,
             data: String::new(),
             tmpcopyup: false,
+            idmap: false,
         }
     }
 }
@@ -153,6 +156,7 @@ pub fn parse(options: &[String]) -> MountOptions {
                 out.rec_clear = (out.rec_clear & !set) | clear;
             }
             Some(Effect::Special("tmpcopyup")) => out.tmpcopyup = true,
+            Some(Effect::Special("idmap" | "ridmap")) => out.idmap = true,
             Some(Effect::Special(_)) => {}
             None => data.push(opt),
         }

@@ -48,6 +48,11 @@ pub fn fork(flags: u64, cgroup: Option<RawFd>) -> io::Result<Forked> {
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
+    if flags & libc::CLONE_PARENT as u64 != 0 {
+        // clone3 refuses an exit signal with CLONE_PARENT: the child takes
+        // the caller's own (SIGCHLD), so its new parent is still notified.
+        args.exit_signal = 0;
+    }
     if let Some(fd) = cgroup {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd as u64;
