@@ -10,7 +10,7 @@ pub fn features() -> Value {
         .into_iter()
         .collect();
     let mut options: Vec<&str> = crate::rootfs::options::known_options()
-        .filter(|o| !matches!(*o, "tmpcopyup" | "idmap" | "ridmap"))
+        .filter(|o| !matches!(*o, "idmap" | "ridmap"))
         .collect();
     options.sort_unstable();
     json!({

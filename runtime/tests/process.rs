@@ -436,3 +436,34 @@ fn devices_are_bind_mounted_in_a_user_namespace() {
     let out = b.run_container("userdev");
     assert_eq!(stdout(&out), "1:3\na:e5\nwritable\n", "{}", stderr(&out));
 }
+
+#[test]
+fn tmpcopyup_starts_tmpfs_with_the_directory_contents() {
+    let mut b = Bundle::new(&["/bin/sh", "-c", "cat /etc/passwd | head -1; stat -c %a /etc/group; grep -c tmpfs /proc/self/mountinfo; touch /etc/new && echo writable"]);
+    std::fs::set_permissions(
+        b.rootfs().join("etc/group"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o604),
+    )
+    .unwrap();
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "size=1m"]}));
+    b.config["root"]["readonly"] = json!(true);
+    let out = b.run_container("copyup");
+    let text = stdout(&out);
+    let l: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        l.first().copied(),
+        Some("root:x:0:0:root:/root:/bin/sh"),
+        "{text}{}",
+        stderr(&out)
+    );
+    assert_eq!(l[1], "604");
+    assert_eq!(
+        l.last().copied(),
+        Some("writable"),
+        "the copy is a writable tmpfs over a read-only root"
+    );
+    assert!(
+        !b.rootfs().join("etc/new").exists(),
+        "writes reached the image"
+    );
+}

@@ -8,6 +8,7 @@
 //!    the old root.
 //! 3. [`finalize`] (after pivot): masked and read-only paths, read-only root.
 
+pub mod copyup;
 pub mod mounts;
 pub mod options;
 pub mod paths;

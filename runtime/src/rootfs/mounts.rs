@@ -21,13 +21,6 @@ pub fn mount_one(
     m: &MountPlan,
     plan: &RootfsPlan<'_>,
 ) -> Result<(), RootfsError> {
-    if m.options.tmpcopyup {
-        return Err(RootfsError::Unsupported {
-            index,
-            dest: m.destination.clone(),
-            message: "the tmpcopyup option is not supported yet".into(),
-        });
-    }
     if m.options.idmap {
         return Err(RootfsError::Unsupported {
             index,
@@ -84,6 +77,14 @@ pub fn mount_one(
         }
     } else {
         let target = paths::ensure(root, dest, Kind::Dir).map_err(merr)?;
+        // tmpcopyup reads the directory through an fd taken before the tmpfs hides it.
+        let original = match m.options.tmpcopyup {
+            true => Some(
+                paths::open_in_root_with(root, dest, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                    .map_err(merr)?,
+            ),
+            false => None,
+        };
         let source = m.source.clone().unwrap_or_else(|| m.typ.clone().into());
         let data = (!m.options.data.is_empty()).then_some(m.options.data.as_str());
         let flags = m.options.flags & !MsFlags::MS_REMOUNT;
@@ -116,6 +117,12 @@ pub fn mount_one(
                 )?;
             }
             other => other.map_err(merr)?,
+        }
+        if let Some(original) = original {
+            let mounted =
+                paths::open_in_root_with(root, dest, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                    .map_err(merr)?;
+            super::copyup::copy_tree(original.as_fd(), mounted.as_fd()).map_err(merr)?;
         }
     }
     finish(k, root, m).map_err(merr)
