@@ -7,12 +7,11 @@ use crate::state::{self, Container};
 
 use super::Globals;
 
+/// The owner's name from /etc/passwd, parsed directly: the static binary
+/// has no NSS to ask.
 fn owner(uid: u32) -> String {
-    nix::unistd::User::from_uid(uid.into())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string())
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    crate::process::user::name_of(uid, &passwd).unwrap_or_else(|| uid.to_string())
 }
 
 /// Pads columns like Go's tabwriter(minwidth 12, padding 3).

@@ -389,6 +389,7 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
                 .unwrap_or_default(),
         },
     };
+    tracing::debug!(container_id = opts.id, pid = pid.as_raw(), bundle = %plan.bundle.display(), "container created");
     let container = Container::new_unlocked(dir, st);
     container.save()?;
     if let Some(p) = opts.pid_file {

@@ -57,6 +57,14 @@ pub fn home_of(uid: u32, passwd: &str) -> String {
         .unwrap_or_else(|| "/".to_string())
 }
 
+/// The login name of `uid` in /etc/passwd text, if any.
+pub fn name_of(uid: u32, passwd: &str) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
+    })
+}
+
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Resolves the program like execvp, with PATH from the process env.
@@ -110,6 +118,8 @@ mod tests {
         assert_eq!(home_of(0, passwd), "/root");
         assert_eq!(home_of(33, passwd), "/var/www");
         assert_eq!(home_of(1000, passwd), "/");
+        assert_eq!(name_of(33, passwd).as_deref(), Some("web"));
+        assert_eq!(name_of(7, passwd), None);
     }
 
     #[test]
