@@ -56,6 +56,20 @@ pub fn run_all(kind: &'static str, hooks: &[Hook], state: &HookState<'_>) -> Res
     Ok(())
 }
 
+/// Runs every hook of `kind` even when some fail, logging each failure: the
+/// spec's rule for poststart and poststop.
+pub fn run_all_warn(kind: &'static str, hooks: &[Hook], state: &HookState<'_>) {
+    for (index, hook) in hooks.iter().enumerate() {
+        if let Err(e) = run_all(kind, std::slice::from_ref(hook), state) {
+            let HookError::Failed { message, path, .. } = e;
+            tracing::warn!(
+                container_id = state.id,
+                "{kind} hook #{index} ({path}): {message}"
+            );
+        }
+    }
+}
+
 fn capture_file(name: &str) -> Result<std::fs::File, String> {
     memfd_create(name, MFdFlags::MFD_CLOEXEC)
         .map(std::fs::File::from)

@@ -467,3 +467,44 @@ fn tmpcopyup_starts_tmpfs_with_the_directory_contents() {
         "writes reached the image"
     );
 }
+
+#[test]
+fn oom_score_adj_in_a_user_namespace() {
+    let mut b = Bundle::new(&["/bin/cat", "/proc/self/oom_score_adj"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["process"]["oomScoreAdj"] = json!(100);
+    let out = b.run_container("oomuserns");
+    assert_eq!(stdout(&out), "100\n", "{}", stderr(&out));
+}
+
+#[test]
+fn cwd_is_created_after_mounts_and_not_in_the_image() {
+    let mut b = Bundle::new(&["/bin/sh", "-c", "pwd"]);
+    b.config["process"]["cwd"] = json!("/scratch/work");
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}));
+    let out = b.run_container("cwdtmpfs");
+    assert_eq!(stdout(&out), "/scratch/work\n", "{}", stderr(&out));
+    assert!(
+        !b.rootfs().join("scratch/work").exists(),
+        "cwd was created in the image under the mount"
+    );
+}
+
+#[test]
+fn readonly_paths_stay_executable() {
+    let mut b = Bundle::new(&["/bin/sh", "-c", "touch /bin/x 2>&1; echo ran"]);
+    b.config["linux"]["readonlyPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/bin"));
+    let out = stdout(&b.run_container("robin"));
+    assert!(
+        out.contains("Read-only file system") && out.ends_with("ran\n"),
+        "{out}"
+    );
+}

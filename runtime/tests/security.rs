@@ -180,3 +180,45 @@ fn cwd_cannot_leave_rootfs() {
     assert!(out.starts_with("/\n"), "{out}");
     assert!(out.contains("bin") && !out.contains("vmlinuz"));
 }
+
+#[test]
+fn cwd_or_program_through_a_leaked_fd_cannot_reach_the_host() {
+    // CVE-2024-21626 class: the launcher's own fds (state dir, sockets) must
+    // not lend the container a host path, through cwd or through argv[0].
+    for fd in 3..=8 {
+        let mut b = Bundle::new(&["/bin/sh", "-c", "ls ../../..; pwd"]);
+        b.config["process"]["cwd"] = json!(format!("/proc/self/fd/{fd}"));
+        let out = b.create(&format!("cwdfd{fd}"), &[]);
+        if out.status.success() {
+            let log = b.path().join("out");
+            // Only reached if create accepted the cwd: it must then be inside.
+            let started = b.run(&["start", &format!("cwdfd{fd}")]);
+            let _ = (started, log);
+            panic!("create accepted cwd /proc/self/fd/{fd}");
+        }
+        assert!(stderr(&out).contains("process.cwd"), "{}", stderr(&out));
+        let mut b = Bundle::new(&[]);
+        b.config["process"]["args"] = json!([
+            format!("/proc/self/fd/{fd}/../../../bin/sh"),
+            "-c",
+            "echo escaped"
+        ]);
+        b.save();
+        let path = b.path().to_str().unwrap().to_string();
+        let created = b.run(&["create", "--bundle", &path, "argfd"]);
+        if created.status.success() {
+            let started = b.run(&["start", "argfd"]);
+            assert!(
+                !started.status.success(),
+                "a program was exec'd through fd {fd}"
+            );
+        }
+    }
+}
+
+#[test]
+fn container_starts_with_default_signal_dispositions() {
+    let b = Bundle::new(&["/bin/grep", "SigIgn", "/proc/self/status"]);
+    let out = ok(&b.run_container("sigs"));
+    assert_eq!(out.trim(), "SigIgn:\t0000000000000000", "{out}");
+}

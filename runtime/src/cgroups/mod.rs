@@ -210,12 +210,24 @@ pub fn manager(layout: &Layout, cgroups_path: Option<&str>, id: &str) -> Box<dyn
     }
 }
 
-/// Removes the cgroup directories recorded in a container's state.
+/// Removes the cgroup directories recorded in a container's state, with any
+/// sub-cgroups the container made (deepest first; rmdir needs them empty).
 pub fn destroy_paths(paths: &[PathBuf]) -> Result<(), CgroupError> {
     for p in paths {
-        remove_dir_retry(p)?;
+        remove_tree(p)?;
     }
     Ok(())
+}
+
+fn remove_tree(p: &Path) -> Result<(), CgroupError> {
+    if let Ok(entries) = std::fs::read_dir(p) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_tree(&e.path())?;
+            }
+        }
+    }
+    remove_dir_retry(p)
 }
 
 /// rmdir of a cgroup fails with EBUSY for a moment after its last process
@@ -240,26 +252,35 @@ pub(crate) fn remove_dir_retry(p: &Path) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// The pids in the container's cgroup (from the first readable hierarchy).
+/// The pids in the container's cgroup and every sub-cgroup (from the first
+/// readable hierarchy).
 pub fn pids(paths: &[PathBuf]) -> Result<Vec<i32>, CgroupError> {
     let mut last = None;
     for p in paths {
-        let f = p.join("cgroup.procs");
-        match std::fs::read_to_string(&f) {
-            Ok(text) => return Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect()),
-            Err(e) => {
-                last = Some(CgroupError::Io {
-                    op: "read",
-                    path: f,
-                    source: e,
-                })
-            }
+        let mut out = Vec::new();
+        match collect_pids(p, &mut out) {
+            Ok(()) => return Ok(out),
+            Err(e) => last = Some(e),
         }
     }
     match last {
         Some(e) => Err(e),
         None => Ok(Vec::new()),
     }
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
+    let f = dir.join("cgroup.procs");
+    let text = std::fs::read_to_string(&f).map_err(io_err("read", &f))?;
+    out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                collect_pids(&e.path(), out)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether the container's cgroup is frozen (v1 freezer or v2 cgroup.freeze).

@@ -14,12 +14,19 @@ use super::Globals;
 pub fn run(g: &Globals, args: &Delete) -> anyhow::Result<i32> {
     let c = match Container::load_locked(&g.root, &args.id) {
         Ok(c) => c,
-        Err(StateError::NotExist) if args.force => {
-            // An aborted create may have left a directory without state.
-            if state::validate_id(&args.id).is_ok() {
-                state::remove_dir(&g.root.join(&args.id))?;
+        Err(StateError::NotExist) => {
+            // An aborted create (a killed launcher) may have left a directory
+            // without state; remove it either way, as runc does, so the id is
+            // free again. Only --force makes a missing container a success.
+            let dir = g.root.join(&args.id);
+            if state::validate_id(&args.id).is_ok() && dir.is_dir() {
+                state::remove_dir(&dir)?;
+                return Ok(0);
             }
-            return Ok(0);
+            if args.force {
+                return Ok(0);
+            }
+            return Err(StateError::NotExist.into());
         }
         Err(e) => return Err(e.into()),
     };
@@ -72,9 +79,7 @@ pub fn destroy(c: Container) -> anyhow::Result<()> {
             bundle: &c.state.bundle,
             annotations: Some(&c.state.annotations),
         };
-        if let Err(e) = hooks::run_all("poststop", &c.state.berth.poststop, &st) {
-            tracing::warn!(container_id = %c.state.id, "{e}");
-        }
+        hooks::run_all_warn("poststop", &c.state.berth.poststop, &st);
     }
     c.remove()?;
     Ok(())

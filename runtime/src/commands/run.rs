@@ -53,9 +53,7 @@ pub fn run(g: &Globals, args: &Run) -> anyhow::Result<i32> {
             bundle: &s.bundle,
             annotations: Some(&s.annotations),
         };
-        if let Err(e) = hooks::run_all("poststart", list, &st) {
-            tracing::warn!(container_id = %id, "{e}");
-        }
+        hooks::run_all_warn("poststart", list, &st);
     }
     if args.detach {
         return Ok(0);
@@ -68,8 +66,12 @@ pub fn run(g: &Globals, args: &Run) -> anyhow::Result<i32> {
     } = launched;
     let code = crate::process::foreground::wait(pid, &pidfd, console)?;
     if !args.keep {
-        let c = Container::load_locked(&g.root, id)?;
-        super::delete::destroy(c)?;
+        match Container::load_locked(&g.root, id) {
+            Ok(c) => super::delete::destroy(c)?,
+            // Someone deleted it meanwhile: nothing left to clean up.
+            Err(crate::state::StateError::NotExist) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(code)
 }

@@ -16,7 +16,7 @@ use crate::state::{Container, Status};
 use super::Globals;
 
 pub fn run(g: &Globals, args: &Start) -> anyhow::Result<i32> {
-    let c = Container::load_locked(&g.root, &args.id)?;
+    let mut c = Container::load_locked(&g.root, &args.id)?;
     match c.status() {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped"),
@@ -28,6 +28,10 @@ pub fn run(g: &Globals, args: &Start) -> anyhow::Result<i32> {
         OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
+    // Opening the fifo released the init; waiting for its exec (and its
+    // startContainer hooks) must not hold kill or delete --force off.
+    let _ = std::fs::remove_file(c.fifo_path());
+    c.unlock();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -52,7 +56,6 @@ pub fn run(g: &Globals, args: &Start) -> anyhow::Result<i32> {
             break;
         }
     }
-    let _ = std::fs::remove_file(c.fifo_path());
     match got.split_first() {
         Some((b'0', rest)) if rest.is_empty() => {}
         Some((b'0', rest)) => bail!("{}", String::from_utf8_lossy(rest)),
@@ -72,9 +75,7 @@ pub fn run(g: &Globals, args: &Start) -> anyhow::Result<i32> {
             bundle: &c.state.bundle,
             annotations: Some(&c.state.annotations),
         };
-        if let Err(e) = hooks::run_all("poststart", list, &st) {
-            tracing::warn!(container_id = %c.state.id, "{e}");
-        }
+        hooks::run_all_warn("poststart", list, &st);
     }
     Ok(0)
 }

@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -92,10 +92,10 @@ pub struct InitContext<'a> {
 }
 
 /// Entry point of the child after clone3. Never returns.
-pub fn run(ctx: InitContext<'_>) -> ! {
+pub fn run(mut ctx: InitContext<'_>) -> ! {
     let k = RealKernel;
     let mut fifo = None;
-    let err = match main(&k, &ctx, &mut fifo) {
+    let err = match main(&k, &mut ctx, &mut fifo) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -145,8 +145,14 @@ fn intermediate(k: &impl Kernel, ctx: &InitContext<'_>) -> Result<(), InitError>
     if ns.creates(time) {
         k.unshare(time).map_err(io("unshare time namespace"))?;
         if let Some(text) = &ctx.time_offsets {
-            std::fs::write("/proc/self/timens_offsets", text)
-                .map_err(io("write timens_offsets"))?;
+            // Our /proc files belong to the host's root while we are not
+            // dumpable, which root in a user namespace may not write. This
+            // process lives in the launcher's PID namespace: nothing in the
+            // container can see it during the window.
+            nix::sys::prctl::set_dumpable(true).map_err(nix_io("set dumpable"))?;
+            let written = std::fs::write("/proc/self/timens_offsets", text);
+            nix::sys::prctl::set_dumpable(false).map_err(nix_io("set non-dumpable"))?;
+            written.map_err(io("write timens_offsets"))?;
         }
     }
     match crate::sys::clone::fork(libc::CLONE_PARENT as u64, None).map_err(io("fork init"))? {
@@ -160,7 +166,7 @@ fn intermediate(k: &impl Kernel, ctx: &InitContext<'_>) -> Result<(), InitError>
 
 fn main(
     k: &impl Kernel,
-    ctx: &InitContext<'_>,
+    ctx: &mut InitContext<'_>,
     fifo: &mut Option<std::fs::File>,
 ) -> Result<Infallible, InitError> {
     let plan = ctx.plan;
@@ -192,8 +198,6 @@ fn main(
     }
     setup_system(k, plan)?;
     let process = plan.process();
-    paths::ensure(&open_dir(&plan.rootfs)?, process.cwd(), paths::Kind::Dir)
-        .map_err(io(format!("create cwd {}", process.cwd().display())))?;
     rootfs::prepare(k, &ctx.rootfs)?;
     let hooks = plan.spec.hooks().as_ref();
     #[allow(deprecated)]
@@ -237,10 +241,15 @@ fn main(
     if ctx.new_keyring {
         session_keyring(ctx.container_id, ns.creates(CloneFlags::CLONE_NEWUSER))?;
     }
-    let (program, argv, envp) = setup_process(plan, ctx)?;
+    // The cwd is resolved only now, inside the container's root, and never
+    // through a magic link: no fd of the launcher can lend it a host path.
+    let cwd = paths::ensure(&open_dir(Path::new("/"))?, process.cwd(), paths::Kind::Dir)
+        .map_err(io(format!("process.cwd {}", process.cwd().display())))?;
+    let (argv, envp) = setup_process(plan, ctx, &cwd)?;
+    drop(cwd);
     nix::sys::prctl::set_pdeathsig(None).map_err(nix_io("clear parent death signal"))?;
     ctx.chan.send(&ToParent::Ready).map_err(io("sync"))?;
-    match &ctx.wait {
+    match std::mem::replace(&mut ctx.wait, WaitFor::Message) {
         WaitFor::Fifo(dir) => {
             let fd = nix::fcntl::openat(
                 dir.as_fd(),
@@ -249,6 +258,8 @@ fn main(
                 Mode::empty(),
             )
             .map_err(nix_io("open exec fifo"))?;
+            // The host directory fd goes before anything resolves a path again.
+            drop(dir);
             let mut f = std::fs::File::from(fd);
             f.write_all(b"0").map_err(io("write exec fifo"))?;
             *fifo = Some(f);
@@ -263,7 +274,21 @@ fn main(
     }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&ctx.sigmask), None)
         .map_err(nix_io("restore signal mask"))?;
+    crate::sys::fs::default_signal_dispositions().map_err(io("reset signal dispositions"))?;
+    // Close (not just mark) every fd but stdio, --preserve-fds and our two
+    // non-directory channels, then resolve the program: a path through
+    // /proc/self/fd can no longer lead out of the container.
+    let keep = [
+        ctx.chan.fd().as_raw_fd(),
+        fifo.as_ref().map_or(-1, |f| f.as_raw_fd()),
+    ];
+    crate::sys::fs::close_from_except(3 + ctx.preserve_fds, &keep)
+        .map_err(io("close inherited fds"))?;
     crate::sys::fs::cloexec_from(3 + ctx.preserve_fds).map_err(io("close inherited fds"))?;
+    let program = user::find_program(
+        &argv[0].to_string_lossy(),
+        &process.env().clone().unwrap_or_default(),
+    )?;
     let err = nix::unistd::execve(&program, &argv, &envp).unwrap_err();
     Err(user::UserError::NotExecutable {
         path: program.to_string_lossy().into_owned(),
@@ -297,7 +322,7 @@ fn open_dir(path: &Path) -> Result<OwnedFd, InitError> {
     .map_err(nix_io(format!("open {}", path.display())))
 }
 
-/// Hostname, domain name, sysctls and OOM score: written while the host's
+/// Hostname, domain name and sysctls: written while the host's
 /// /proc is still mounted, but already inside the container's namespaces.
 fn setup_system(k: &impl Kernel, plan: &Plan) -> Result<(), InitError> {
     if let Some(h) = plan.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -313,10 +338,6 @@ fn setup_system(k: &impl Kernel, plan: &Plan) -> Result<(), InitError> {
                 .map_err(io(format!("linux.sysctl.{key}: write {path}")))?;
         }
     }
-    if let Some(adj) = plan.process().oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(io("process.oomScoreAdj"))?;
-    }
     Ok(())
 }
 
@@ -325,22 +346,27 @@ fn setup_system(k: &impl Kernel, plan: &Plan) -> Result<(), InitError> {
 fn setup_process(
     plan: &Plan,
     ctx: &InitContext<'_>,
-) -> Result<(CString, Vec<CString>, Vec<CString>), InitError> {
+    cwd_fd: &OwnedFd,
+) -> Result<(Vec<CString>, Vec<CString>), InitError> {
     let process = plan.process();
     crate::rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     if let Some(caps) = &ctx.caps {
         crate::caps::drop_bounding(caps)?;
     }
     let cwd = process.cwd();
-    let early_chdir = nix::unistd::chdir(cwd.as_path());
+    // As root first (the user may lack search rights on a parent), again
+    // as the user if that failed.
+    let early_chdir = nix::unistd::fchdir(cwd_fd);
     let u = process.user();
     user::switch(
         u.uid(),
         u.gid(),
         u.additional_gids().as_deref().unwrap_or_default(),
     )?;
+    // The uid change may have made us dumpable again (fs.suid_dumpable).
+    nix::sys::prctl::set_dumpable(false).map_err(nix_io("set non-dumpable"))?;
     if early_chdir.is_err() {
-        nix::unistd::chdir(cwd.as_path())
+        nix::unistd::fchdir(cwd_fd)
             .map_err(nix_io(format!("process.cwd: chdir {}", cwd.display())))?;
     }
     if let Some(caps) = &ctx.caps {
@@ -356,7 +382,9 @@ fn setup_process(
         env.push(format!("HOME={}", user::home_of(u.uid(), &passwd)));
     }
     let args = process.args().as_deref().unwrap_or_default();
-    let program = user::find_program(&args[0], &env)?;
+    // Checked now so that create fails on a missing program; resolved again
+    // right before execve, once stray fds are closed.
+    user::find_program(&args[0], &env)?;
     let cstrings = |v: &[String]| -> Result<Vec<CString>, InitError> {
         v.iter()
             .map(|s| {
@@ -366,5 +394,5 @@ fn setup_process(
             })
             .collect()
     };
-    Ok((program, cstrings(args)?, cstrings(&env)?))
+    Ok((cstrings(args)?, cstrings(&env)?))
 }

@@ -188,6 +188,11 @@ fn check_terminal(terminal: bool, opts: &LaunchOptions<'_>) -> Result<(), Launch
             "cannot allocate tty if berth will detach without setting console socket",
         ));
     }
+    if opts.console_socket.is_some() && !detached {
+        return Err(LaunchError::Usage(
+            "cannot use console socket if berth will not detach or allocate tty",
+        ));
+    }
     if !terminal && opts.console_socket.is_some() {
         return Err(LaunchError::Usage(
             "cannot use console socket if berth will not detach or allocate tty",
@@ -319,7 +324,15 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
         }
         SpawnMode::Intermediate => (0, None),
     };
+    // Born non-dumpable: even inside a joined PID namespace, no process there
+    // can open the child's /proc/<pid>/exe (the berth binary) before its
+    // first instruction.
+    let was_dumpable = nix::sys::prctl::get_dumpable().unwrap_or(true);
+    let _ = nix::sys::prctl::set_dumpable(false);
     let forked = clone::fork(flags, None).map_err(io("clone container init"));
+    if !matches!(forked, Ok(Forked::Child)) && was_dumpable {
+        let _ = nix::sys::prctl::set_dumpable(true);
+    }
     if matches!(forked, Ok(Forked::Child)) {
         // The child must stay in the namespaces the guard entered for it.
         std::mem::forget(for_children);
@@ -423,8 +436,15 @@ fn connect_init(
             .and_then(|l| l.gid_mappings().clone())
             .unwrap_or_default(),
     );
+    let oom = plan.process().oom_score_adj();
     let add = |cleanup: &Cleanup, pid: Pid| -> Result<(), LaunchError> {
         cleanup_cgroup(cleanup).add(pid.as_raw())?;
+        // Written here: the init is not dumpable, so in a user namespace it
+        // could not write its own /proc entry.
+        if let Some(adj) = oom {
+            std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+                .map_err(io("process.oomScoreAdj"))?;
+        }
         chan.send(&ToChild::Continue).map_err(io("sync"))
     };
     if ns.mode == SpawnMode::Direct {

@@ -330,13 +330,9 @@ fn readonly_path(k: &impl Kernel, p: &Path) -> Result<(), RootfsError> {
     remount_readonly(
         k,
         p,
-        MsFlags::MS_BIND
-            | MsFlags::MS_REMOUNT
-            | MsFlags::MS_RDONLY
-            | MsFlags::MS_REC
-            | MsFlags::MS_NOSUID
-            | MsFlags::MS_NODEV
-            | MsFlags::MS_NOEXEC,
+        // Only read-only is asked for; flags the mount already has are kept
+        // by remount_readonly when the kernel insists on them.
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
     )
 }
 

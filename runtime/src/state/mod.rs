@@ -219,6 +219,11 @@ impl Container {
         }
     }
 
+    /// Releases the lock early (long waits must not block kill or delete).
+    pub fn unlock(&mut self) {
+        self._lock = None;
+    }
+
     /// Writes state.json atomically.
     pub fn save(&self) -> Result<(), StateError> {
         let path = self.dir.join(STATE_FILE);

@@ -188,3 +188,73 @@ pub fn set_key_perm(serial: i32, perm: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Closes every fd from `first` upwards except those in `keep`: directories
+/// inherited from the caller must not be reachable through /proc/self/fd
+/// while execve resolves the program path (close-on-exec acts too late).
+pub fn close_from_except(first: u32, keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|&&fd| fd >= first as RawFd)
+        .map(|&fd| fd as u32)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut start = first;
+    for k in keep.into_iter().chain(std::iter::once(u32::MAX)) {
+        if k > start {
+            let last = if k == u32::MAX { u32::MAX } else { k - 1 };
+            // SAFETY: the range holds only fds this process owns and that no
+            // live Rust object will use again: the init execs or _exits next,
+            // and every fd it still needs is in `keep`.
+            if unsafe { libc::close_range(start, last, 0) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        start = k.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// The kernel's `struct sigaction` on x86_64 (as rt_sigaction takes it).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Resets every signal's disposition to the default. Rust's runtime ignores
+/// SIGPIPE at startup, a caller may have ignored others, and an ignored
+/// signal survives execve: the container starts clean, as under runc. The
+/// raw syscall is used because glibc's sigaction() refuses its internal
+/// signals (32, 33).
+pub fn default_signal_dispositions() -> io::Result<()> {
+    let act = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `act` is a valid kernel sigaction for the call, the old
+        // action is not requested, and SIG_DFL installs no code of ours.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &act as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
