@@ -277,3 +277,54 @@ fn no_pivot_runs_with_move_and_chroot() {
     let out = ok(&b.run(&["run", "--no-pivot", "--bundle", &path, "nopivot"]));
     assert!(out.contains("bin\n") && out.contains("proc\n"), "{out}");
 }
+
+#[test]
+fn missing_config_duplicate_id_and_relative_bundle() {
+    let b = Bundle::new(&["/bin/sleep", "100"]);
+    let empty = tempfile::tempdir().unwrap();
+    let out = b.run(&[
+        "create",
+        "--bundle",
+        empty.path().to_str().unwrap(),
+        "noconfig",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("config.json: No such file or directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!b.root.join("noconfig").exists());
+
+    ok(&b.create("dup", &[]));
+    let again = b.create("dup", &[]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("container with id \"dup\" already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        b.state("dup")["status"],
+        "created",
+        "the first container is untouched"
+    );
+    ok(&b.run(&["delete", "dup"]));
+
+    // A relative --bundle is resolved against the caller's cwd, as runc does,
+    // and recorded absolute.
+    let parent = b.path().parent().unwrap();
+    let rel = b.path().file_name().unwrap().to_str().unwrap();
+    let out = common::capture(b.berth().current_dir(parent).args([
+        "create",
+        "--bundle",
+        rel,
+        "relbundle",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        b.state("relbundle")["bundle"],
+        b.path().canonicalize().unwrap().to_str().unwrap()
+    );
+    ok(&b.run(&["delete", "relbundle"]));
+}

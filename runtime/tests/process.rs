@@ -508,3 +508,18 @@ fn readonly_paths_stay_executable() {
         "{out}"
     );
 }
+#[test]
+fn failing_prestart_hook_still_runs_poststop() {
+    let mut b = Bundle::new(&["/bin/true"]);
+    let log = b.path().join("poststop.log");
+    b.config["hooks"] = json!({
+        "prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 1"]}],
+        "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", log.display())]}]
+    });
+    assert!(!b.create("poststopfail", &[]).status.success());
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&log).expect("poststop did not run"))
+            .unwrap();
+    assert_eq!(st["id"], "poststopfail");
+    assert_eq!(st["status"], "stopped");
+}

@@ -98,6 +98,17 @@ struct Cleanup {
     dir: Option<PathBuf>,
     cgroup: Option<Box<dyn Manager>>,
     child: Option<(Pid, OwnedFd)>,
+    /// A container that existed and failed still reaches poststop (runtime
+    /// lifecycle: a failed prestart hook continues at step 12).
+    poststop: Option<Poststop>,
+}
+
+struct Poststop {
+    hooks: Vec<oci_spec::runtime::Hook>,
+    version: String,
+    id: String,
+    bundle: PathBuf,
+    annotations: Option<std::collections::HashMap<String, String>>,
 }
 
 impl Cleanup {
@@ -105,17 +116,30 @@ impl Cleanup {
         self.dir = None;
         self.cgroup = None;
         self.child = None;
+        self.poststop = None;
     }
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        let existed = self.child.is_some();
         if let Some((pid, pidfd)) = self.child.take() {
             let _ = clone::pidfd_send_signal(&pidfd, libc::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
         }
         if let Some(m) = self.cgroup.take() {
             let _ = m.destroy();
+        }
+        if let (true, Some(p)) = (existed, self.poststop.take()) {
+            let state = HookState {
+                oci_version: &p.version,
+                id: &p.id,
+                status: "stopped",
+                pid: None,
+                bundle: &p.bundle,
+                annotations: p.annotations.as_ref(),
+            };
+            hooks::run_all_warn("poststop", &p.hooks, &state);
         }
         if let Some(d) = self.dir.take() {
             let _ = state::remove_dir(&d);
@@ -228,6 +252,19 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
         dir: Some(dir.clone()),
         cgroup: None,
         child: None,
+        poststop: plan
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststop().clone())
+            .filter(|h| !h.is_empty())
+            .map(|hooks| Poststop {
+                hooks,
+                version: plan.spec.version().to_string(),
+                id: opts.id.to_string(),
+                bundle: plan.bundle.clone(),
+                annotations: plan.spec.annotations().clone(),
+            }),
     };
     let wait = match opts.mode {
         LaunchMode::Create => {
