@@ -247,8 +247,15 @@ fn main(
         .map_err(io(format!("process.cwd {}", process.cwd().display())))?;
     let (argv, envp) = setup_process(plan, ctx, &cwd)?;
     drop(cwd);
-    nix::sys::prctl::set_pdeathsig(None).map_err(nix_io("clear parent death signal"))?;
     ctx.chan.send(&ToParent::Ready).map_err(io("sync"))?;
+    // Keep dying with the launcher until it has saved our state: a launcher
+    // killed before that must not leave an init nobody knows about.
+    match ctx.chan.recv::<ToChild>().map_err(io("sync"))? {
+        Some(ToChild::Committed) => {}
+        _ => return Err(InitError::LauncherGone),
+    }
+    nix::sys::prctl::set_pdeathsig(None).map_err(nix_io("clear parent death signal"))?;
+    ctx.chan.send(&ToParent::Detached).map_err(io("sync"))?;
     match std::mem::replace(&mut ctx.wait, WaitFor::Message) {
         WaitFor::Fifo(dir) => {
             let fd = nix::fcntl::openat(

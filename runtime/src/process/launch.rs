@@ -445,6 +445,16 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
     if let Some(p) = opts.pid_file {
         write_pid_file(p, pid.as_raw())?;
     }
+    parent_chan.send(&ToChild::Committed).map_err(io("sync"))?;
+    match recv(&parent_chan)? {
+        ToParent::Detached => {}
+        ToParent::Error(msg) => return Err(LaunchError::Init(msg)),
+        other => {
+            return Err(LaunchError::Init(format!(
+                "unexpected message from init: {other:?}"
+            )))
+        }
+    }
     cleanup.disarm();
     Ok(Launched {
         container,

@@ -20,6 +20,8 @@ pub enum ToParent {
     RuntimeHooks,
     /// Fully set up, blocked until start.
     Ready,
+    /// Parent-death signal cleared: the launcher may exit now.
+    Detached,
     /// Setup failed; the text is the cause, shown to the user.
     Error(String),
 }
@@ -30,6 +32,8 @@ pub enum ToChild {
     /// Id maps written and cgroups joined: go on.
     Continue,
     HooksDone,
+    /// The state is on disk: the init may outlive the launcher.
+    Committed,
     /// `run`: exec the user process now (create/start uses the fifo instead).
     Start,
 }
