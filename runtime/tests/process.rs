@@ -384,12 +384,7 @@ fn joins_a_user_namespace_by_path_with_new_pid_and_mount() {
     // Joining a user namespace takes the intermediate spawn path: join, then
     // unshare the new namespaces as the joined user namespace's root.
     let mut peer = Bundle::new(&["/bin/sleep", "100"]);
-    peer.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    peer.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
-    peer.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    peer.with_user_namespace(0);
     peer.save();
     let path = peer.path().to_str().unwrap().to_string();
     ok(&peer.run(&["run", "-d", "--bundle", &path, "userpeer"]));
@@ -425,12 +420,7 @@ fn devices_are_bind_mounted_in_a_user_namespace() {
         "-c",
         "stat -c '%t:%T' /dev/null /dev/fuse; echo x > /dev/null && echo writable",
     ]);
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.with_user_namespace(100000);
     b.config["linux"]["devices"] =
         json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]);
     let out = b.run_container("userdev");
@@ -471,12 +461,7 @@ fn tmpcopyup_starts_tmpfs_with_the_directory_contents() {
 #[test]
 fn oom_score_adj_in_a_user_namespace() {
     let mut b = Bundle::new(&["/bin/cat", "/proc/self/oom_score_adj"]);
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.with_user_namespace(100000);
     b.config["process"]["oomScoreAdj"] = json!(100);
     let out = b.run_container("oomuserns");
     assert_eq!(stdout(&out), "100\n", "{}", stderr(&out));

@@ -79,6 +79,18 @@ impl Bundle {
         b
     }
 
+    /// Adds a new user namespace mapping container ids 0..65536 to host ids
+    /// from `host_base`.
+    pub fn with_user_namespace(&mut self, host_base: u32) {
+        self.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": host_base, "size": 65536}]);
+        self.config["linux"]["uidMappings"] = map.clone();
+        self.config["linux"]["gidMappings"] = map;
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
