@@ -222,3 +222,36 @@ fn container_starts_with_default_signal_dispositions() {
     let out = ok(&b.run_container("sigs"));
     assert_eq!(out.trim(), "SigIgn:\t0000000000000000", "{out}");
 }
+
+#[test]
+fn berth_binary_is_unreachable_through_proc_exe_during_create() {
+    // CVE-2019-5736 class: the blocked init is a fork of berth, so its
+    // /proc/<pid>/exe is the berth binary. A process sharing the container's
+    // PID namespace (root, default capabilities) must not be able to open it.
+    let a = Bundle::new(&["/bin/sleep", "100"]);
+    ok(&a.create("exe-target", &[]));
+    let pid = a.state("exe-target")["pid"].as_i64().unwrap();
+    assert!(std::fs::read_link(format!("/proc/{pid}/exe"))
+        .unwrap()
+        .to_string_lossy()
+        .contains("berth"));
+    let mut b = Bundle::new(&["/bin/sh", "-c", "cat /proc/1/exe > /dev/null 2>&1 && echo OPENED; readlink /proc/1/exe || echo no-readlink; for f in /proc/1/fd/*; do readlink $f && echo FD-LINK; done 2>/dev/null; echo end"]);
+    for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "pid" {
+            ns["path"] = json!(format!("/proc/{pid}/ns/pid"));
+        }
+    }
+    let out = b.run_container("exe-attacker");
+    let text = stdout(&out);
+    assert!(
+        !text.contains("OPENED"),
+        "the berth binary was opened from inside: {text}{}",
+        stderr(&out)
+    );
+    assert!(text.contains("no-readlink"), "{text}");
+    assert!(
+        !text.contains("FD-LINK"),
+        "fds of the init are reachable: {text}"
+    );
+    assert!(text.ends_with("end\n"), "{text}");
+}
