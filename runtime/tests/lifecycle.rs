@@ -222,38 +222,53 @@ fn created_container_writes_to_the_stdio_create_was_given() {
 #[test]
 fn kill_all_and_delete_force_reach_every_process() {
     // Without a PID namespace, killing the init alone would orphan its
-    // children; --all must reach them through the cgroup.
-    let mut b = Bundle::new(&["/bin/sh", "-c", "sleep 100 & sleep 100 & wait"]);
-    b.config["linux"]["namespaces"] =
-        serde_json::json!([{"type": "mount"}, {"type": "ipc"}, {"type": "uts"}]);
-    b.config["linux"]["cgroupsPath"] = serde_json::json!("/berth-it/killall");
-    b.save();
-    let path = b.path().to_str().unwrap().to_string();
-    ok(&b.run(&["run", "-d", "--bundle", &path, "killall"]));
-    let procs = || -> Vec<String> {
-        std::fs::read_to_string("/sys/fs/cgroup/pids/berth-it/killall/cgroup.procs")
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
-    };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while procs().len() < 3 {
+    // children; --all must reach them through the cgroup. TERM goes through
+    // the freezer (freeze, signal each pid, thaw), KILL through cgroup.kill.
+    for (id, sig) in [("killall-term", "TERM"), ("killall-kill", "KILL")] {
+        let mut b = Bundle::new(&["/bin/sh", "-c", "sleep 100 & sleep 100 & wait"]);
+        b.config["linux"]["namespaces"] =
+            serde_json::json!([{"type": "mount"}, {"type": "ipc"}, {"type": "uts"}]);
+        b.config["linux"]["cgroupsPath"] = serde_json::json!(format!("/berth-it/{id}"));
+        b.save();
+        let path = b.path().to_str().unwrap().to_string();
+        ok(&b.run(&["run", "-d", "--bundle", &path, id]));
+        let procs_file = format!("/sys/fs/cgroup/pids/berth-it/{id}/cgroup.procs");
+        let procs = || -> Vec<String> {
+            std::fs::read_to_string(&procs_file)
+                .unwrap_or_default()
+                .lines()
+                .map(String::from)
+                .collect()
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while procs().len() < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "children never started: {:?}",
+                procs()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        ok(&b.run(&["kill", "--all", id, sig]));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !procs().is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "{sig} left running: {:?}",
+                procs()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let freezer = format!("/sys/fs/cgroup/freezer/berth-it/{id}/freezer.state");
         assert!(
-            Instant::now() < deadline,
-            "children never started: {:?}",
-            procs()
+            !std::fs::read_to_string(&freezer)
+                .unwrap_or_default()
+                .contains("FROZEN"),
+            "left frozen"
         );
-        std::thread::sleep(Duration::from_millis(10));
+        ok(&b.run(&["delete", id]));
+        assert!(!std::path::Path::new(&procs_file).exists());
     }
-    ok(&b.run(&["kill", "--all", "killall", "KILL"]));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !procs().is_empty() {
-        assert!(Instant::now() < deadline, "left running: {:?}", procs());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    ok(&b.run(&["delete", "killall"]));
-    assert!(!std::path::Path::new("/sys/fs/cgroup/pids/berth-it/killall").exists());
 
     let b = Bundle::new(&["/bin/sleep", "100"]);
     let path = b.path().to_str().unwrap().to_string();

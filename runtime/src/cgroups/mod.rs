@@ -298,6 +298,53 @@ pub fn is_frozen(paths: &[PathBuf]) -> bool {
     false
 }
 
+/// Kills every process in the container's cgroup tree at once through
+/// `cgroup.kill` (v2, also present in the unified hierarchy of hybrid hosts).
+/// None when the kernel or layout has no such file.
+pub fn kill_tree(paths: &[PathBuf]) -> Option<Result<(), CgroupError>> {
+    let f = paths
+        .iter()
+        .map(|p| p.join("cgroup.kill"))
+        .find(|f| f.exists())?;
+    Some(std::fs::write(&f, "1").map_err(io_err("write", &f)))
+}
+
+/// Freezes the container's cgroup and waits until the kernel reports it
+/// frozen, so that its set of processes cannot change. Returns false when
+/// there is no freezer to use.
+pub fn freeze(paths: &[PathBuf]) -> Result<bool, CgroupError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let wait = |check: &dyn Fn() -> bool| {
+        while !check() {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        true
+    };
+    if let Some(p) = paths.iter().find(|p| p.join("freezer.state").exists()) {
+        let f = p.join("freezer.state");
+        std::fs::write(&f, "FROZEN").map_err(io_err("write", &f))?;
+        return Ok(wait(&|| {
+            std::fs::read_to_string(&f)
+                .map(|s| s.trim() == "FROZEN")
+                .unwrap_or(false)
+        }));
+    }
+    if let Some(p) = paths.iter().find(|p| p.join("cgroup.freeze").exists()) {
+        let f = p.join("cgroup.freeze");
+        std::fs::write(&f, "1").map_err(io_err("write", &f))?;
+        let events = p.join("cgroup.events");
+        return Ok(wait(&|| {
+            std::fs::read_to_string(&events)
+                .map(|s| s.lines().any(|l| l == "frozen 1"))
+                .unwrap_or(false)
+        }));
+    }
+    Ok(false)
+}
+
 /// Thaws a frozen container cgroup (so that SIGKILL can be delivered).
 pub fn thaw(paths: &[PathBuf]) {
     for p in paths {

@@ -43,17 +43,35 @@ pub fn run(g: &Globals, args: &Kill) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Signals every process in the cgroup; the frozen ones are thawed so that
-/// the signal is delivered (SIGKILL to a frozen task waits otherwise).
+/// Signals every process in the cgroup. SIGKILL goes through cgroup.kill
+/// where the kernel has it; otherwise the cgroup is frozen while its pids
+/// are read and signalled, so none can be recycled by another process or
+/// escape by forking in between (as runc does), then thawed unless it was
+/// paused before.
 pub fn signal_all(c: &Container, sig: i32) -> anyhow::Result<()> {
-    for pid in crate::cgroups::pids(&c.state.berth.cgroup_paths)? {
+    let paths = &c.state.berth.cgroup_paths;
+    if sig == libc::SIGKILL {
+        if let Some(result) = crate::cgroups::kill_tree(paths) {
+            return Ok(result?);
+        }
+    }
+    let was_frozen = crate::cgroups::is_frozen(paths);
+    let froze = !was_frozen && crate::cgroups::freeze(paths)?;
+    let mut result = Ok(());
+    for pid in crate::cgroups::pids(paths)? {
         match nix::sys::signal::kill(
             Pid::from_raw(pid),
             nix::sys::signal::Signal::try_from(sig).ok(),
         ) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                result = Err(e.into());
+                break;
+            }
         }
     }
-    Ok(())
+    if froze {
+        crate::cgroups::thaw(paths);
+    }
+    result
 }
