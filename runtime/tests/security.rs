@@ -255,3 +255,59 @@ fn berth_binary_is_unreachable_through_proc_exe_during_create() {
     );
     assert!(text.ends_with("end\n"), "{text}");
 }
+
+#[test]
+fn mount_targets_swapped_during_setup_never_leave_the_rootfs() {
+    // CVE-2021-30465 class: while berth resolves and creates mount targets,
+    // a racer keeps exchanging a real directory with a symlink to a host
+    // directory. Whatever berth resolves at any instant, nothing may ever be
+    // created (or mounted) in the host directory.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut b = Bundle::new(&["/bin/true"]);
+    let host = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(b.rootfs().join("mnt/a")).unwrap();
+    std::os::unix::fs::symlink(host.path(), b.rootfs().join("mnt/b")).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    for i in 0..8 {
+        mounts.push(json!({"destination": format!("/mnt/a/d{i}/sub"), "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]}));
+    }
+    b.save();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let mnt = b.rootfs().join("mnt");
+    let racer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let dir = std::fs::File::open(&mnt).unwrap();
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                nix::fcntl::renameat2(
+                    &dir,
+                    "a",
+                    &dir,
+                    "b",
+                    nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                )
+                .unwrap();
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let path = b.path().to_str().unwrap().to_string();
+    for i in 0..25 {
+        // Runs may fail when a target moves under them; escaping is what matters.
+        let _ = b.run(&["run", "--bundle", &path, &format!("race{i}")]);
+        let _ = b.run(&["delete", "--force", &format!("race{i}")]);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = racer.join().unwrap();
+    assert!(swaps > 1000, "the racer barely ran ({swaps} swaps)");
+    let entries: Vec<_> = std::fs::read_dir(host.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        entries.is_empty(),
+        "berth created {entries:?} in the host directory"
+    );
+}
