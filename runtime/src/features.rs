@@ -3,12 +3,20 @@
 use serde_json::{json, Value};
 
 pub fn features() -> Value {
+    // Only what this kernel knows: CAP_CHECKPOINT_RESTORE and friends are
+    // not there on older kernels, and a client must not ask for them.
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u8>().ok())
+        .unwrap_or(40);
     let caps: Vec<String> = caps::all()
-        .iter()
+        .into_iter()
+        .filter(|c| c.index() <= last)
         .map(|c| c.to_string())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
+
     let mut options: Vec<&str> = crate::rootfs::options::known_options()
         .filter(|o| !matches!(*o, "idmap" | "ridmap"))
         .collect();
