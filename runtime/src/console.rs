@@ -130,9 +130,3 @@ pub fn copy_winsize(from: &impl AsFd, to: &impl AsRawFd) {
         let _ = tty::set_winsize(to, &ws);
     }
 }
-
-impl From<ConsoleError> for io::Error {
-    fn from(e: ConsoleError) -> io::Error {
-        io::Error::other(e.to_string())
-    }
-}

@@ -4,7 +4,7 @@
 //! (kills the child, removes cgroups and the state directory) unless the
 //! launch succeeds.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -403,15 +403,10 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
     cleanup.child = Some((first_pid, first_pidfd));
 
     let (pid, pidfd) = connect_init(&parent_chan, &plan, &mut cleanup, first_pid)?;
+    wait_ready(&parent_chan, &plan, opts.id, pid)?;
     let console = match console_recv {
-        Some(sock) => {
-            wait_ready(&parent_chan, &plan, opts.id, pid, true)?;
-            Some(crate::console::recv_fd(&sock).map_err(io("receive pty master"))?)
-        }
-        None => {
-            wait_ready(&parent_chan, &plan, opts.id, pid, false)?;
-            None
-        }
+        Some(sock) => Some(crate::console::recv_fd(&sock).map_err(io("receive pty master"))?),
+        None => None,
     };
 
     let start_time = state::status::read_stat(pid.as_raw())
@@ -430,7 +425,6 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
         berth: Internal {
             init_start_time: start_time,
             cgroup_paths,
-            cgroup_path: cgroups_path.unwrap_or_default(),
             poststop: plan
                 .spec
                 .hooks()
@@ -548,13 +542,7 @@ fn recv(chan: &Channel) -> Result<ToParent, LaunchError> {
 }
 
 /// Serves runtime-namespace hooks until the init says it is ready.
-fn wait_ready(
-    chan: &Channel,
-    plan: &Plan,
-    id: &str,
-    pid: Pid,
-    _terminal: bool,
-) -> Result<(), LaunchError> {
+fn wait_ready(chan: &Channel, plan: &Plan, id: &str, pid: Pid) -> Result<(), LaunchError> {
     loop {
         match recv(chan)? {
             ToParent::RuntimeHooks => {
@@ -615,11 +603,5 @@ pub fn start_run(launched: &Launched) -> Result<(), LaunchError> {
         Some(other) => Err(LaunchError::Init(format!(
             "unexpected message from init: {other:?}"
         ))),
-    }
-}
-
-impl Launched {
-    pub fn pidfd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.pidfd.as_fd()
     }
 }

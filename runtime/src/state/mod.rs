@@ -81,9 +81,6 @@ pub struct Internal {
     /// The cgroup directories the container was placed in, one per hierarchy.
     #[serde(default)]
     pub cgroup_paths: Vec<PathBuf>,
-    /// The container's own cgroup path as given or derived (for v1 and v2).
-    #[serde(default)]
-    pub cgroup_path: String,
     /// poststop hooks, run by `delete` after the bundle may be gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poststop: Vec<oci_spec::runtime::Hook>,
@@ -192,16 +189,6 @@ impl Container {
         let dir = root.join(id);
         let lock = lock_dir(&dir)?;
         let state = read_state(&dir)?;
-        Ok(Container {
-            dir,
-            state,
-            _lock: Some(lock),
-        })
-    }
-
-    /// Wraps a freshly created directory, taking its lock.
-    pub fn new_locked(dir: PathBuf, state: State) -> Result<Container, StateError> {
-        let lock = lock_dir(&dir)?;
         Ok(Container {
             dir,
             state,
@@ -352,7 +339,7 @@ mod tests {
             annotations: HashMap::new(),
             berth: Internal::default(),
         };
-        let c = Container::new_locked(dir, state).unwrap();
+        let c = Container::new_unlocked(dir, state);
         c.save().unwrap();
         drop(c);
         let c = Container::load(root.path(), "c1").unwrap();
