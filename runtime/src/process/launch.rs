@@ -582,15 +582,8 @@ fn wait_ready(chan: &Channel, plan: &Plan, id: &str, pid: Pid) -> Result<(), Lau
 
 /// Writes the pid file atomically (containerd reads it right after create).
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), LaunchError> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    std::fs::write(&tmp, pid.to_string())
-        .map_err(io(format!("write pid file {}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(io(format!("write pid file {}", path.display())))
+    state::write_atomic(path, pid.to_string().as_bytes(), 0o644)
+        .map_err(io(format!("write pid file {}", path.display())))
 }
 
 /// Tells a `run` init to exec and waits until it has (EOF on the channel),

@@ -45,24 +45,22 @@ pub fn switch(uid: u32, gid: u32, additional_gids: &[u32]) -> Result<(), UserErr
     Ok(())
 }
 
-/// The home directory of `uid` from the container's /etc/passwd, or `/`.
-pub fn home_of(uid: u32, passwd: &str) -> String {
+/// The /etc/passwd fields of `uid` (name, password, uid, gid, gecos, home, shell).
+fn passwd_entry(uid: u32, passwd: &str) -> Option<Vec<&str>> {
     passwd
         .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 7 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
-        })
-        .next()
-        .unwrap_or_else(|| "/".to_string())
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 7 && f[2].parse::<u32>().ok() == Some(uid))
+}
+
+/// The home directory of `uid` from the container's /etc/passwd, or `/`.
+pub fn home_of(uid: u32, passwd: &str) -> String {
+    passwd_entry(uid, passwd).map_or_else(|| "/".to_string(), |f| f[5].to_string())
 }
 
 /// The login name of `uid` in /etc/passwd text, if any.
 pub fn name_of(uid: u32, passwd: &str) -> Option<String> {
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 3 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
-    })
+    passwd_entry(uid, passwd).map(|f| f[0].to_string())
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

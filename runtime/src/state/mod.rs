@@ -213,18 +213,9 @@ impl Container {
 
     /// Writes state.json atomically.
     pub fn save(&self) -> Result<(), StateError> {
-        let path = self.dir.join(STATE_FILE);
-        let tmp = self.dir.join(".state.json.tmp");
         let bytes = serde_json::to_vec(&self.state).expect("state serializes");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io_err("write", &tmp))?;
-        f.write_all(&bytes).map_err(io_err("write", &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io_err("rename", &path))
+        let path = self.dir.join(STATE_FILE);
+        write_atomic(&path, &bytes, 0o600).map_err(io_err("write", &path))
     }
 
     /// The status as it truly is now.
@@ -255,6 +246,24 @@ impl Container {
     pub fn remove(self) -> Result<(), StateError> {
         remove_dir(&self.dir)
     }
+}
+
+/// Writes `path` through a temp file beside it and a rename, so readers see
+/// the old content or the new, never a partial one.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Removes a state directory and everything in it; a missing one is fine.
