@@ -191,7 +191,13 @@ pub fn own_cgroup(proc_self_cgroup: &str, controller: Option<&str>) -> String {
 
 /// Builds the manager for this host layout.
 pub fn manager(layout: &Layout, cgroups_path: Option<&str>, id: &str) -> Box<dyn Manager> {
-    let self_cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    // Our own cgroup only matters for a relative cgroupsPath: spare the
+    // start path the read otherwise.
+    let relative = cgroups_path.is_some_and(|p| !p.is_empty() && !p.starts_with('/'));
+    let self_cgroup = match relative {
+        true => std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
+        false => String::new(),
+    };
     match layout {
         Layout::V1 {
             hierarchies,

@@ -33,10 +33,7 @@ pub fn run(g: &Globals, args: &Delete) -> anyhow::Result<i32> {
     match c.status() {
         Status::Stopped => {}
         Status::Created => kill_and_wait(&c)?,
-        s if args.force => {
-            let _ = s;
-            kill_and_wait(&c)?
-        }
+        _ if args.force => kill_and_wait(&c)?,
         s => bail!(
             "cannot delete container {} that is not stopped: {s}",
             args.id

@@ -77,21 +77,15 @@ pub fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
 /// The order namespaces are joined: user first (it grants the rights to join
 /// the others), mount last (it changes how later paths resolve).
 fn join_rank(flag: CloneFlags) -> u8 {
-    [
-        CloneFlags::CLONE_NEWUSER,
-        CloneFlags::CLONE_NEWIPC,
-        CloneFlags::CLONE_NEWUTS,
-        CloneFlags::CLONE_NEWNET,
-        CloneFlags::CLONE_NEWPID,
-    ]
-    .iter()
-    .position(|f| *f == flag)
-    .unwrap_or(5) as u8
-        + if flag == CloneFlags::CLONE_NEWNS {
-            2
-        } else {
-            0
-        }
+    match flag {
+        CloneFlags::CLONE_NEWUSER => 0,
+        CloneFlags::CLONE_NEWIPC => 1,
+        CloneFlags::CLONE_NEWUTS => 2,
+        CloneFlags::CLONE_NEWNET => 3,
+        CloneFlags::CLONE_NEWPID => 4,
+        CloneFlags::CLONE_NEWNS => 6,
+        _ => 5,
+    }
 }
 
 impl Plan {
