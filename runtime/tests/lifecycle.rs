@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ok, stderr, stdout, Bundle};
+use common::{ok, stderr, Bundle};
 use std::time::{Duration, Instant};
 
 fn wait_stopped(b: &Bundle, id: &str) {

@@ -57,7 +57,7 @@ pub fn run(g: &Globals, args: &Start) -> anyhow::Result<i32> {
         }
     }
     match got.split_first() {
-        Some((b'0', rest)) if rest.is_empty() => {}
+        Some((b'0', [])) => {}
         Some((b'0', rest)) => bail!("{}", String::from_utf8_lossy(rest)),
         _ => bail!("container init exited before start"),
     }
