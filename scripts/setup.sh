@@ -2,10 +2,11 @@
 # Installs what building and testing berth needs on a fresh Debian machine
 # (root): busybox-static for test rootfses, runc and crun as reference
 # runtimes, jq for the demo, file to check static binaries, and the
-# benchmark tools. Safe to run again.
+# benchmark tools, and containers-common for its default seccomp profile
+# (/usr/share/containers/seccomp.json), which the tests run. Safe to run again.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (containers need it)" >&2; exit 1; }
-packages=(busybox-static runc crun jq file hyperfine time)
+packages=(busybox-static runc crun jq file hyperfine time golang-github-containers-common)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

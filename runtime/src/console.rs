@@ -77,7 +77,7 @@ pub fn setup(
     .map_err(err("bind /dev/console"))?;
     send_fd(socket, "/dev/ptmx", &master).map_err(err("send pty master"))?;
     drop(master);
-    nix::unistd::setsid().map_err(|e| err("setsid")(e.into()))?;
+    // The init is already a session leader (it called setsid first thing).
     tty::set_controlling_terminal(&slave).map_err(err("set controlling terminal"))?;
     let dup = |e: nix::Error| err("dup pty onto stdio")(e.into());
     nix::unistd::dup2_stdin(&slave).map_err(dup)?;

@@ -30,7 +30,7 @@ pub fn features() -> Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
-            "seccomp": {"enabled": false},
+            "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
@@ -40,6 +40,57 @@ pub fn features() -> Value {
             "org.opencontainers.runc.version": env!("CARGO_PKG_VERSION"),
             "io.github.berth.version": env!("CARGO_PKG_VERSION")
         }
+    })
+}
+
+/// What berth's filters can express, and which flags this kernel takes.
+fn seccomp() -> Value {
+    use crate::seccomp::filter as f;
+    use crate::sys::seccomp::{action_available, flag_supported};
+    let actions: Vec<&str> = [
+        ("SCMP_ACT_ALLOW", f::RET_ALLOW),
+        ("SCMP_ACT_ERRNO", f::RET_ERRNO),
+        ("SCMP_ACT_KILL", f::RET_KILL_THREAD),
+        ("SCMP_ACT_KILL_PROCESS", f::RET_KILL_PROCESS),
+        ("SCMP_ACT_KILL_THREAD", f::RET_KILL_THREAD),
+        ("SCMP_ACT_LOG", f::RET_LOG),
+        ("SCMP_ACT_NOTIFY", f::RET_USER_NOTIF),
+        ("SCMP_ACT_TRACE", f::RET_TRACE),
+        ("SCMP_ACT_TRAP", f::RET_TRAP),
+    ]
+    .into_iter()
+    .filter(|(_, ret)| action_available(*ret))
+    .map(|(name, _)| name)
+    .collect();
+    let flags = [
+        ("SECCOMP_FILTER_FLAG_LOG", crate::seccomp::FLAG_LOG),
+        (
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+            crate::seccomp::FLAG_SPEC_ALLOW,
+        ),
+        ("SECCOMP_FILTER_FLAG_TSYNC", crate::seccomp::FLAG_TSYNC),
+        (
+            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+            // Only valid with a listener.
+            crate::seccomp::FLAG_WAIT_KILLABLE_RECV | crate::seccomp::FLAG_NEW_LISTENER,
+        ),
+    ];
+    let known: Vec<&str> = flags.iter().map(|(n, _)| *n).collect();
+    let supported: Vec<&str> = flags
+        .iter()
+        .filter(|(_, bit)| flag_supported(*bit))
+        .map(|(n, _)| *n)
+        .collect();
+    json!({
+        "enabled": true,
+        "actions": actions,
+        "operators": [
+            "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+            "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"
+        ],
+        "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_X86_64"],
+        "knownFlags": known,
+        "supportedFlags": supported
     })
 }
 
@@ -62,5 +113,14 @@ mod tests {
             .iter()
             .any(|c| c == "CAP_SYS_ADMIN"));
         assert_eq!(f["linux"]["cgroup"]["v1"], true);
+        let seccomp = &f["linux"]["seccomp"];
+        assert_eq!(seccomp["enabled"], true);
+        let supported = seccomp["supportedFlags"].as_array().unwrap();
+        assert!(supported.iter().any(|x| x == "SECCOMP_FILTER_FLAG_TSYNC"));
+        assert!(seccomp["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "SCMP_ACT_NOTIFY"));
     }
 }

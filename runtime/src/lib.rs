@@ -4,7 +4,7 @@
 //! everything else lives here, one module per concern: `spec` (load,
 //! validate, plan), `state`, `process` (clone to exec), `rootfs`,
 //! `namespaces`, `cgroups`, `devices`, `caps`, `rlimits`, `hooks`,
-//! `console`, and `sys`, the only module with `unsafe`.
+//! `console`, `seccomp`, and `sys`, the only module with `unsafe`.
 
 pub mod caps;
 pub mod cgroups;
@@ -15,10 +15,12 @@ pub mod devices;
 pub mod features;
 pub mod hooks;
 pub mod logging;
+pub mod lsm;
 pub mod namespaces;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
+pub mod seccomp;
 pub mod signals;
 pub mod spec;
 pub mod state;

@@ -308,3 +308,19 @@ fn mount_targets_swapped_during_setup_never_leave_the_rootfs() {
         "berth created {entries:?} in the host directory"
     );
 }
+
+#[test]
+fn container_init_leads_its_own_session_so_kill_0_stays_inside() {
+    // pid, pgid and session of the init as it sees them: a shared process
+    // group would show 0 (ids from outside its PID namespace), and
+    // kill(0, sig) inside would reach the caller.
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cut -d' ' -f1,5,6 /proc/1/stat; kill -TTIN 0; echo alive",
+    ]);
+    std::os::unix::fs::symlink("busybox", b.rootfs().join("bin/cut")).unwrap();
+    let text = ok(&b.run_container("session"));
+    assert!(text.lines().any(|l| l == "1 1 1"), "{text}");
+    assert!(text.contains("alive"));
+}

@@ -89,6 +89,10 @@ pub struct InitContext<'a> {
     pub time_offsets: Option<String>,
     /// Join a fresh session keyring (false with --no-new-keyring).
     pub new_keyring: bool,
+    /// linux.seccomp, compiled by the launcher.
+    pub seccomp: Option<crate::seccomp::Compiled>,
+    /// AppArmor profile and SELinux label to take on exec.
+    pub lsm: crate::lsm::LsmPlan,
 }
 
 /// Entry point of the child after clone3. Never returns.
@@ -179,6 +183,9 @@ fn main(
     }
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(nix_io("set parent death signal"))?;
+    // Its own session and process group, as runc's init: kill(0, sig) or a
+    // terminal's job control inside must never reach the caller's group.
+    nix::unistd::setsid().map_err(nix_io("setsid"))?;
     wait_continue(&ctx.chan)?;
     if ns.mode == SpawnMode::Direct {
         if ns.creates(CloneFlags::CLONE_NEWUSER) {
@@ -296,12 +303,40 @@ fn main(
         &argv[0].to_string_lossy(),
         &process.env().clone().unwrap_or_default(),
     )?;
+    if let Some(filter) = ctx.seccomp.as_ref().filter(|_| !install_early(ctx)) {
+        // As late as possible: the only syscall left to filter is execve.
+        install_seccomp(ctx, filter)?;
+    }
     let err = nix::unistd::execve(&program, &argv, &envp).unwrap_err();
     Err(user::UserError::NotExecutable {
         path: program.to_string_lossy().into_owned(),
         source: err,
     }
     .into())
+}
+
+/// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
+/// happens before the capabilities are dropped (runc's rule); with a
+/// listener, before `Ready`, while the launcher is there to take the fd.
+/// Otherwise right before execve.
+fn install_early(ctx: &InitContext<'_>) -> bool {
+    ctx.seccomp.as_ref().is_some_and(|s| {
+        !ctx.plan.process().no_new_privileges().unwrap_or(false) || s.listener.is_some()
+    })
+}
+
+fn install_seccomp(
+    ctx: &InitContext<'_>,
+    filter: &crate::seccomp::Compiled,
+) -> Result<(), InitError> {
+    let listener = crate::sys::seccomp::install(&filter.sock_filters(), filter.flags)
+        .map_err(io("linux.seccomp: install filter"))?;
+    if let Some(fd) = listener {
+        ctx.chan
+            .send_with_fd(&ToParent::SeccompListener, fd.as_fd())
+            .map_err(io("sync"))?;
+    }
+    Ok(())
 }
 
 /// Gives the container its own session keyring (`_ses.<id>`), as runc does
@@ -357,9 +392,15 @@ fn setup_process(
 ) -> Result<(Vec<CString>, Vec<CString>), InitError> {
     let process = plan.process();
     crate::rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let early = ctx.seccomp.as_ref().filter(|_| install_early(ctx));
+    if let Some(filter) = early.filter(|_| !nnp) {
+        install_seccomp(ctx, filter)?;
+    }
     if let Some(caps) = &ctx.caps {
         crate::caps::drop_bounding(caps)?;
     }
+    crate::lsm::apply(&ctx.lsm).map_err(io("set LSM exec attributes"))?;
     let cwd = process.cwd();
     // As root first (the user may lack search rights on a parent), again
     // as the user if that failed.
@@ -379,8 +420,11 @@ fn setup_process(
     if let Some(caps) = &ctx.caps {
         crate::caps::apply_process_sets(caps)?;
     }
-    if process.no_new_privileges().unwrap_or(false) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().map_err(nix_io("set no_new_privs"))?;
+        if let Some(filter) = early {
+            install_seccomp(ctx, filter)?;
+        }
     }
     user::set_umask(u.umask());
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();

@@ -4,7 +4,7 @@
 //! (kills the child, removes cgroups and the state directory) unless the
 //! launch succeeds.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +40,8 @@ pub enum LaunchError {
     Caps(#[from] crate::caps::CapsError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Lsm(#[from] crate::lsm::LsmError),
     #[error("{0}")]
     Usage(&'static str),
     #[error("{op}: {source}")]
@@ -229,7 +231,19 @@ fn check_terminal(terminal: bool, opts: &LaunchOptions<'_>) -> Result<(), Launch
 pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
     state::validate_id(opts.id)?;
     let spec = spec::load_bundle(opts.bundle)?;
-    let plan = Plan::new(spec, opts.bundle)?;
+    let mut plan = Plan::new(spec, opts.bundle)?;
+    let lsm = crate::lsm::plan(
+        plan.process().apparmor_profile().as_deref(),
+        plan.process().selinux_label().as_deref(),
+        plan.spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref()),
+        crate::lsm::LsmHost::probe(),
+    )?;
+    if let Some(label) = &lsm.mount_label {
+        crate::lsm::label_mounts(&mut plan.mounts, label);
+    }
     let terminal = plan.process().terminal().unwrap_or(false);
     check_terminal(terminal, opts)?;
     let caps = plan
@@ -238,6 +252,15 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
         .as_ref()
         .map(CapSets::from_spec)
         .transpose()?;
+    let seccomp = plan
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(|s| crate::seccomp::cache::compile(opts.root, s))
+        .transpose()
+        .map_err(SpecError::from)?;
+    let listener = seccomp.as_ref().and_then(|s| s.listener.clone());
     let layout = cgroups::detect()?;
     let cgroups_path = plan
         .spec
@@ -392,6 +415,8 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
                 container_id: opts.id,
                 time_offsets,
                 new_keyring: !opts.no_new_keyring,
+                seccomp,
+                lsm,
             };
             init::run(ctx)
         }
@@ -403,7 +428,7 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
     cleanup.child = Some((first_pid, first_pidfd));
 
     let (pid, pidfd) = connect_init(&parent_chan, &plan, &mut cleanup, first_pid)?;
-    wait_ready(&parent_chan, &plan, opts.id, pid)?;
+    wait_ready(&parent_chan, &plan, opts.id, pid, listener.as_ref())?;
     let console = match console_recv {
         Some(sock) => Some(crate::console::recv_fd(&sock).map_err(io("receive pty master"))?),
         None => None,
@@ -542,18 +567,38 @@ fn recv(chan: &Channel) -> Result<ToParent, LaunchError> {
 }
 
 /// Serves runtime-namespace hooks until the init says it is ready.
-fn wait_ready(chan: &Channel, plan: &Plan, id: &str, pid: Pid) -> Result<(), LaunchError> {
+fn wait_ready(
+    chan: &Channel,
+    plan: &Plan,
+    id: &str,
+    pid: Pid,
+    listener: Option<&crate::seccomp::ListenerPlan>,
+) -> Result<(), LaunchError> {
+    let state = HookState {
+        oci_version: plan.spec.version(),
+        id,
+        status: "creating",
+        pid: Some(pid.as_raw()),
+        bundle: &plan.bundle,
+        annotations: plan.spec.annotations().as_ref(),
+    };
     loop {
         match recv(chan)? {
+            ToParent::SeccompListener => {
+                let fd = chan.take_fd().ok_or_else(|| {
+                    LaunchError::Init("seccomp listener message without an fd".into())
+                })?;
+                let listener = listener.ok_or_else(|| {
+                    LaunchError::Init("seccomp listener fd without a listenerPath".into())
+                })?;
+                crate::seccomp::listener::send(listener, &state, fd.as_fd()).map_err(io(
+                    format!(
+                        "linux.seccomp.listenerPath: send to {}",
+                        listener.path.display()
+                    ),
+                ))?;
+            }
             ToParent::RuntimeHooks => {
-                let state = HookState {
-                    oci_version: plan.spec.version(),
-                    id,
-                    status: "creating",
-                    pid: Some(pid.as_raw()),
-                    bundle: &plan.bundle,
-                    annotations: plan.spec.annotations().as_ref(),
-                };
                 if let Some(h) = plan.spec.hooks() {
                     #[allow(deprecated)]
                     hooks::run_all(

@@ -3,10 +3,14 @@
 //! other side exits or execs (the init's end is close-on-exec, so EOF after
 //! `Start` means the user process is running).
 
-use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::cell::RefCell;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Init -> launcher.
@@ -18,6 +22,9 @@ pub enum ToParent {
     Forked(i32),
     /// Mounts are done: run prestart and createRuntime hooks now.
     RuntimeHooks,
+    /// The seccomp filter is installed; its notification fd rides along
+    /// (SCM_RIGHTS) for the launcher to hand to the listener.
+    SeccompListener,
     /// Fully set up, blocked until start.
     Ready,
     /// Parent-death signal cleared: the launcher may exit now.
@@ -41,6 +48,8 @@ pub enum ToChild {
 #[derive(Debug)]
 pub struct Channel {
     fd: OwnedFd,
+    /// An fd that came with the last message received, until taken.
+    received: RefCell<Option<OwnedFd>>,
 }
 
 /// Errors from the init are the longest messages; 8 KiB keeps a hook's
@@ -55,21 +64,68 @@ pub fn pair() -> io::Result<(Channel, Channel)> {
         None,
         SockFlag::SOCK_CLOEXEC,
     )?;
-    Ok((Channel { fd: a }, Channel { fd: b }))
+    Ok((Channel::new(a), Channel::new(b)))
 }
 
 impl Channel {
+    fn new(fd: OwnedFd) -> Self {
+        Channel {
+            fd,
+            received: RefCell::new(None),
+        }
+    }
+
     pub fn send<T: Serialize>(&self, msg: &T) -> io::Result<()> {
         let bytes = serde_json::to_vec(msg).expect("sync messages serialize");
         send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)?;
         Ok(())
     }
 
+    /// Sends `msg` with `fd` attached.
+    pub fn send_with_fd<T: Serialize>(&self, msg: &T, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let bytes = serde_json::to_vec(msg).expect("sync messages serialize");
+        let fds = [fd.as_raw_fd()];
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &[IoSlice::new(&bytes)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )?;
+        Ok(())
+    }
+
+    /// The fd that came with the last message, if any.
+    pub fn take_fd(&self) -> Option<OwnedFd> {
+        self.received.borrow_mut().take()
+    }
+
     /// The next message, or None when the other side has gone (EOF).
     pub fn recv<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
         loop {
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            let mut space = nix::cmsg_space!([RawFd; 1]);
+            let got = {
+                let mut iov = [IoSliceMut::new(&mut buf)];
+                recvmsg::<()>(
+                    self.fd.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut space),
+                    MsgFlags::MSG_CMSG_CLOEXEC,
+                )
+                .map(|m| {
+                    for c in m.cmsgs().into_iter().flatten() {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            for fd in fds {
+                                let owned = crate::sys::fs::own_received_fd(fd);
+                                *self.received.borrow_mut() = Some(owned);
+                            }
+                        }
+                    }
+                    m.bytes
+                })
+            };
+            match got {
                 Ok(0) => return Ok(None),
                 Ok(n) => {
                     return serde_json::from_slice(&buf[..n])
@@ -104,6 +160,16 @@ mod tests {
         assert_eq!(p.recv::<ToParent>().unwrap(), Some(ToParent::Forked(42)));
         p.send(&ToChild::Start).unwrap();
         assert_eq!(c.recv::<ToChild>().unwrap(), Some(ToChild::Start));
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        c.send_with_fd(&ToParent::SeccompListener, r.as_fd())
+            .unwrap();
+        assert_eq!(
+            p.recv::<ToParent>().unwrap(),
+            Some(ToParent::SeccompListener)
+        );
+        let got = p.take_fd().expect("fd passed");
+        assert_ne!(got.as_raw_fd(), r.as_raw_fd());
+        assert!(p.take_fd().is_none());
         drop(c);
         assert_eq!(p.recv::<ToParent>().unwrap(), None);
     }

@@ -19,6 +19,8 @@ pub enum SpecError {
     Parse { path: String, message: String },
     #[error("config.json: {path}: {message}")]
     Invalid { path: String, message: String },
+    #[error("config.json: {0}")]
+    Seccomp(#[from] crate::seccomp::SeccompError),
 }
 
 impl SpecError {

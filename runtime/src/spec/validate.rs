@@ -70,6 +70,9 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
         ));
     }
     if let Some(linux) = spec.linux() {
+        if let Some(seccomp) = linux.seccomp() {
+            crate::seccomp::validate(seccomp)?;
+        }
         if let Some(sysctl) = linux.sysctl() {
             for key in sysctl.keys() {
                 sysctl_allowed(key, &has_new)?;

@@ -10,6 +10,7 @@
 pub mod clone;
 pub mod fs;
 pub mod kernel;
+pub mod seccomp;
 pub mod tty;
 
 pub use kernel::{Kernel, RealKernel};
