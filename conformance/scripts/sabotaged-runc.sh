@@ -19,6 +19,7 @@ c = json.load(open(p))
 proc = c.setdefault("process", {})
 proc.pop("rlimits", None)
 proc.pop("oomScoreAdj", None)
+proc.pop("apparmorProfile", None)
 proc["env"] = [e for e in proc.get("env", []) if not e.startswith("WITH_SPACES=")]
 if "hostname" in c:
     c["hostname"] = "sabotaged"
@@ -26,6 +27,7 @@ lin = c.setdefault("linux", {})
 lin["maskedPaths"] = []
 lin["readonlyPaths"] = []
 lin.pop("sysctl", None)
+lin.pop("seccomp", None)
 lin["namespaces"] = [n for n in lin.get("namespaces", []) if n.get("type") != "ipc"]
 for m in c.get("mounts", []):
     m["options"] = [o for o in m.get("options", []) if o not in ("ro", "noexec", "nodev")]

@@ -22,6 +22,9 @@ pub const ANN_EXPECT_UNMOUNTED: &str = "conformance.berth/expect-unmounted";
 /// Annotation: comma-separated directories whose `berth-marker` file must read
 /// [`MARKER_CONTENT`] (proves a bind mount shows its source).
 pub const ANN_BIND_MARKERS: &str = "conformance.berth/bind-markers";
+/// Annotation: how many descriptors the driver passed with `--preserve-fds`
+/// (fds 3..3+N, each a file reading [`MARKER_CONTENT`]).
+pub const ANN_PRESERVED_FDS: &str = "conformance.berth/preserved-fds";
 
 /// Probe files the driver puts in every bind source (see `driver::bundle`).
 pub const MARKER_FILE: &str = "berth-marker";
@@ -125,6 +128,8 @@ pub struct Linux {
     pub readonly_paths: Vec<String>,
     pub rootfs_propagation: Option<String>,
     pub time_offsets: BTreeMap<String, TimeOffset>,
+    /// Only its presence is compared; what it does is probed (see `probe`).
+    pub seccomp: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

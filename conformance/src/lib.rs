@@ -5,7 +5,8 @@
 //!   what the process sees with its config.json;
 //! - [`driver`] builds bundles, drives the runtime CLI and reports per case;
 //! - [`cases`] holds the cases, one file per area, as data plus small functions;
-//! - [`config`], [`procfs`] and [`caps`] are the pure pieces both sides share;
+//! - [`config`], [`procfs`], [`caps`] and [`probe`] are the pure pieces both
+//!   sides share;
 //! - [`sys`] holds the only unsafe code.
 
 pub mod caps;
@@ -13,5 +14,6 @@ pub mod cases;
 pub mod checker;
 pub mod config;
 pub mod driver;
+pub mod probe;
 pub mod procfs;
 pub mod sys;

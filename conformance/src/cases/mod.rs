@@ -5,11 +5,14 @@
 //! runtime's CLI (`state` JSON, hook logs, exit codes).
 
 pub mod devices;
+pub mod escape;
 pub mod hooks;
 pub mod lifecycle;
+pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
+pub mod seccomp;
 pub mod system;
 pub mod xfail;
 
@@ -81,6 +84,9 @@ pub fn all() -> Vec<Case> {
         mounts::cases(),
         devices::cases(),
         process::cases(),
+        seccomp::cases(),
+        lsm::cases(),
+        escape::cases(),
         system::cases(),
     ]
     .into_iter()
@@ -101,6 +107,22 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len());
+    }
+
+    /// Mutations run outside the driver's panic guard, so each must run
+    /// cleanly and leave a config (and probes) the checker can read.
+    #[test]
+    fn every_case_config_parses_as_spec() {
+        for case in all() {
+            let mut config = crate::driver::spec::default_config();
+            (case.mutate)(&mut config);
+            let spec = serde_json::from_value::<crate::config::Spec>(config)
+                .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            if let Some(probes) = spec.annotations.get(crate::probe::ANN_PROBES) {
+                let decoded = crate::probe::decode(probes);
+                assert!(decoded.is_ok_and(|p| !p.is_empty()), "{}", case.name);
+            }
+        }
     }
 
     #[test]

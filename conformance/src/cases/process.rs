@@ -24,6 +24,11 @@ pub fn cases() -> Vec<Case> {
         }),
         Case::checker("process/capabilities-root-subset", caps_root),
         Case::checker("process/capabilities-non-root-ambient", caps_non_root),
+        Case::checker("process/capabilities-none", caps_none),
+        Case::checker(
+            "process/capabilities-non-root-without-ambient",
+            caps_non_root_no_ambient,
+        ),
         Case::checker("process/no-new-privileges-false", |c| {
             c["process"]["noNewPrivileges"] = json!(false)
         }),
@@ -69,6 +74,26 @@ fn caps_non_root(config: &mut Value) {
     config["process"]["capabilities"] = json!({
         "bounding": set, "effective": set, "permitted": set, "inheritable": set,
         "ambient": ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW"],
+    });
+}
+
+/// Every set empty: even root must end up with no capability at all, since
+/// exec gives root only what the bounding and inheritable sets hold.
+fn caps_none(config: &mut Value) {
+    let none = json!([]);
+    config["process"]["capabilities"] = json!({
+        "bounding": none, "effective": none, "permitted": none, "inheritable": none, "ambient": none,
+    });
+}
+
+/// A non-root user with caps configured but none inheritable or ambient
+/// keeps only the bounding set across exec; a runtime that fills the
+/// inheritable or ambient set on its own (CVE-2022-29162) is caught.
+fn caps_non_root_no_ambient(config: &mut Value) {
+    config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let set = json!(["CAP_NET_BIND_SERVICE", "CAP_KILL", "CAP_CHOWN"]);
+    config["process"]["capabilities"] = json!({
+        "bounding": set, "effective": set, "permitted": set,
     });
 }
 

@@ -48,6 +48,36 @@ pub const XFAILS: &[Xfail] = &[
         case: "namespaces/time-offsets",
         reason: "runc 1.1 does not support time namespaces (added in 1.2)",
     },
+    Xfail {
+        runtime: "runc",
+        version_prefix: "1.1.",
+        case: "seccomp/flags-log-spec-allow-tsync",
+        reason: "runc 1.1 refuses any linux.seccomp.flags (\"seccomp flags are not yet supported by runc\")",
+    },
+    Xfail {
+        runtime: "runc",
+        version_prefix: "1.1.",
+        case: "seccomp/arg-eq-rules-with-different-errnos",
+        reason: "runc 1.1 with libseccomp 2.5 cannot add a second conditional rule with another action for the same syscall and argument (\"error adding seccomp rule for syscall getppid: file exists\")",
+    },
+    Xfail {
+        runtime: "runc",
+        version_prefix: "1.1.",
+        case: "seccomp/arg-lt-and-le-rules-with-different-errnos",
+        reason: "runc 1.1 with libseccomp 2.5 merges LT and LE conditions on the same value from rules with different actions wrongly: the LT rule matches an equal argument",
+    },
+    Xfail {
+        runtime: "runc",
+        version_prefix: "1.1.",
+        case: "lsm/selinux-label-without-selinux-is-ignored",
+        reason: "runc 1.1 refuses process.selinuxLabel on a host without SELinux (\"selinux label is specified in config, but selinux is disabled or not supported\"); crun and berth ignore it",
+    },
+    Xfail {
+        runtime: "runc",
+        version_prefix: "1.1.",
+        case: "lsm/mount-label-without-selinux-is-ignored",
+        reason: "runc 1.1 adds linux.mountLabel as a context= option to its mounts even without SELinux, and the kernel refuses the /dev tmpfs (EINVAL)",
+    },
 ];
 
 /// The reason `case` is expected to fail on this runtime, if it is.

@@ -12,7 +12,7 @@ use crate::config::Device;
 use crate::procfs;
 
 /// config-linux.md "Default Devices": path, major, minor (all char devices).
-const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
+pub(super) const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
     ("/dev/null", 1, 3),
     ("/dev/zero", 1, 5),
     ("/dev/full", 1, 7),

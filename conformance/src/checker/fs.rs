@@ -51,7 +51,7 @@ pub fn checks(obs: &Observer, out: &mut Vec<Check>) {
 
 fn mount_checks(m: &Mount, mounts: &[MountInfo], euid: u32, out: &mut Vec<Check>) {
     let name = format!("mounts[{}]", m.destination);
-    let Some(info) = procfs::mount_at(mounts, &m.destination) else {
+    let Some(info) = procfs::mount_at(mounts, &super::resolved(&m.destination)) else {
         return out.push(Check::new(name, false, "a mount point", "not mounted"));
     };
     let kind = m.kind.as_deref().unwrap_or("");

@@ -8,7 +8,9 @@
 
 mod devices;
 mod fs;
+mod isolation;
 mod process;
+mod seccomp;
 mod system;
 
 use std::fmt::Display;
@@ -90,9 +92,11 @@ impl Observer {
     pub fn run_all(&self) -> Vec<Check> {
         let mut checks = Vec::new();
         process::checks(self, &mut checks);
+        isolation::checks(self, &mut checks);
         system::checks(self, &mut checks);
         fs::checks(self, &mut checks);
         devices::checks(self, &mut checks);
+        seccomp::checks(self, &mut checks);
         checks
     }
 
@@ -108,6 +112,15 @@ impl Observer {
 
 pub fn read(path: &str) -> io::Result<String> {
     std::fs::read_to_string(path)
+}
+
+/// A path as this process resolves it: symlinks in a mount destination or
+/// cwd are followed inside the container, which is where the runtime must
+/// have resolved them too. Unresolvable paths are returned as they are.
+pub fn resolved(path: &str) -> String {
+    std::fs::canonicalize(path)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.to_string())
 }
 
 /// An errno as a stable short name for the JSON output (`EROFS`, `ok`).
@@ -149,16 +162,48 @@ mod tests {
             ..Default::default()
         }];
         spec.linux.masked_paths = vec!["/proc/self/status".into()];
+        for kind in ["pid", "mount"] {
+            spec.linux.namespaces.push(crate::config::Namespace {
+                kind: kind.into(),
+                path: None,
+            });
+        }
+        spec.linux.seccomp = Some(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}));
+        spec.annotations
+            .insert(crate::config::ANN_PRESERVED_FDS.into(), "1".into());
+        let unfiltered = crate::probe::Probe::syscall(
+            "getppid",
+            nix::libc::SYS_getppid,
+            [0; 6],
+            crate::probe::Outcome::errno(nix::errno::Errno::EPERM),
+        );
+        spec.annotations.insert(
+            crate::probe::ANN_PROBES.into(),
+            crate::probe::encode(&[unfiltered]),
+        );
+        let unconfined = read("/proc/self/status").is_ok_and(|s| {
+            procfs::parse_status(&s).get("Seccomp").map(String::as_str) == Some("0")
+        });
         let checks = Observer::new(spec).run_all();
-        for name in [
+        let mut must_fail = vec![
             "process.args",
             "process.env[BERTH_SURELY_UNSET_VAR]",
             "process.cwd",
+            "process.cwd.inode",
             "process.oomScoreAdj",
             "hostname",
             "mounts[/nonexistent-mount]",
             "linux.maskedPaths[/proc/self/status]",
-        ] {
+            "fds.preserved[3]",
+            "pid-namespace.view",
+            "mount-namespace.view",
+            "dev.only-configured-devices",
+            "probe[getppid]",
+        ];
+        if unconfined {
+            must_fail.push("linux.seccomp.status");
+        }
+        for name in must_fail {
             let c = checks
                 .iter()
                 .find(|c| c.name == name)

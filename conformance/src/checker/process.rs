@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
+use std::os::unix::fs::MetadataExt;
 
 use nix::sys::resource::{getrlimit, Resource};
 use nix::sys::stat::{umask, Mode};
@@ -19,10 +20,7 @@ pub fn checks(obs: &Observer, out: &mut Vec<Check>) {
     out.push(Check::eq("process.args", p.args.clone(), args));
     env_checks(obs, out);
     if !p.cwd.is_empty() {
-        let cwd = std::env::current_dir()
-            .map(|d| d.display().to_string())
-            .unwrap_or_else(|e| format!("error: {e}"));
-        out.push(Check::eq("process.cwd", p.cwd.clone(), cwd));
+        cwd_checks(&p.cwd, out);
     }
     let ttys = [
         std::io::stdin().is_terminal(),
@@ -45,6 +43,22 @@ pub fn checks(obs: &Observer, out: &mut Vec<Check>) {
             .unwrap_or_else(|e| format!("error: {e}"));
         out.push(Check::eq("process.oomScoreAdj", adj.to_string(), actual));
     }
+}
+
+/// A symlink in `cwd` is followed inside the container, so the expected
+/// working directory is the path as resolved here; the directory itself is
+/// compared by device and inode, which a cwd outside the root cannot match.
+fn cwd_checks(cwd: &str, out: &mut Vec<Check>) {
+    let got = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|e| format!("error: {e}"));
+    out.push(Check::eq("process.cwd", super::resolved(cwd), got));
+    let id = |p: &str| {
+        std::fs::metadata(p)
+            .map(|m| format!("{}:{}", m.dev(), m.ino()))
+            .unwrap_or_else(|e| format!("error: {e}"))
+    };
+    out.push(Check::eq("process.cwd.inode", id(cwd), id(".")));
 }
 
 fn env_checks(obs: &Observer, out: &mut Vec<Check>) {

@@ -141,8 +141,13 @@ impl<'a> Ctx<'a> {
     /// create, start, wait for the checker to exit, delete; then judges the
     /// checker's output.
     pub fn run_checker(&mut self) -> CaseResult {
-        let io = self.create()?;
+        self.run_checker_with(&CreateOpts::default())
+    }
+
+    /// [`Ctx::run_checker`] with extra `create` options.
+    pub fn run_checker_with(&mut self, opts: &CreateOpts) -> CaseResult {
         let id = self.id.clone();
+        let io = self.create_as(&id, opts)?;
         self.rt.start(&id)?;
         let (stdout, stderr) = io.collect(RUN_TIMEOUT).ok_or_else(|| {
             Verdict::Fail(format!(

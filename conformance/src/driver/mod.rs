@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod console;
 pub mod ctx;
+pub mod elf32;
 pub mod host;
 pub mod runtime;
 pub mod spec;

@@ -3,6 +3,7 @@
 //! reader threads so the output can be collected until EOF after `start`.
 
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -25,6 +26,11 @@ pub enum RuntimeError {
     Spawn {
         bin: String,
         verb: String,
+        source: std::io::Error,
+    },
+    #[error("opening {path} to pass to create: {source}")]
+    PassFd {
+        path: PathBuf,
         source: std::io::Error,
     },
     #[error("{verb} timed out after {secs}s")]
@@ -55,6 +61,12 @@ pub struct Output {
 pub struct CreateOpts {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// Files opened and handed to `create` as fds 3.., with
+    /// `--preserve-fds N`: the container must get them.
+    pub preserve: Vec<PathBuf>,
+    /// Files handed to `create` as the fds right after the preserved ones,
+    /// inheritable but not declared: the container must not get them.
+    pub leak: Vec<PathBuf>,
 }
 
 /// A created container's stdio, still being read.
@@ -170,6 +182,26 @@ impl Runtime {
         }
         if let Some(s) = &opts.console_socket {
             cmd.arg("--console-socket").arg(s);
+        }
+        if !opts.preserve.is_empty() {
+            cmd.arg("--preserve-fds")
+                .arg(opts.preserve.len().to_string());
+        }
+        if !opts.preserve.is_empty() || !opts.leak.is_empty() {
+            let fds = opts
+                .preserve
+                .iter()
+                .chain(&opts.leak)
+                .map(|p| {
+                    std::fs::File::open(p).map(OwnedFd::from).map_err(|source| {
+                        RuntimeError::PassFd {
+                            path: p.clone(),
+                            source,
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            crate::sys::place_fds(&mut cmd, fds);
         }
         cmd.arg(id).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|source| RuntimeError::Spawn {

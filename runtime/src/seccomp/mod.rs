@@ -230,9 +230,14 @@ pub fn reduce(s: &LinuxSeccomp) -> Filter {
     );
     let calls = s.syscalls().as_deref().unwrap_or_default();
     for (abi, rules) in abis.iter_mut() {
+        let index = tables::index(*abi);
         let mut highest: Option<u32> = None;
         for call in calls {
-            let numbers = tables::resolve(*abi, call.names().iter().map(String::as_str));
+            let numbers: Vec<Option<u32>> = call
+                .names()
+                .iter()
+                .map(|n| index.get(n.as_str()).copied())
+                .collect();
             for (name, nr) in call.names().iter().zip(&numbers) {
                 if nr.is_none() {
                     tracing::debug!(syscall = %name, abi = ?abi, "unknown seccomp syscall skipped");

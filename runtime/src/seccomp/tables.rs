@@ -49,30 +49,31 @@ impl Abi {
     }
 }
 
-/// Resolves many names at once (one pass over the table per ABI).
-pub fn resolve<'a>(abi: Abi, names: impl IntoIterator<Item = &'a str>) -> Vec<Option<u32>> {
-    let index: std::collections::HashMap<&str, u32> = TABLE
+/// Name -> number for every syscall of `abi` (one pass over the table).
+pub fn index(abi: Abi) -> std::collections::HashMap<&'static str, u32> {
+    TABLE
         .lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             let mut f = l.split('\t');
             let name = f.next()?;
             let nr: u32 = f.nth(abi.column() - 1)?.parse().ok()?;
-            Some((name, nr))
-        })
-        .collect();
-    names
-        .into_iter()
-        .map(|n| {
-            index.get(n).map(|&nr| {
+            Some((
+                name,
                 if abi == Abi::X32 {
                     nr | X32_SYSCALL_BIT
                 } else {
                     nr
-                }
-            })
+                },
+            ))
         })
         .collect()
+}
+
+/// Resolves many names at once.
+pub fn resolve<'a>(abi: Abi, names: impl IntoIterator<Item = &'a str>) -> Vec<Option<u32>> {
+    let index = index(abi);
+    names.into_iter().map(|n| index.get(n).copied()).collect()
 }
 
 #[cfg(test)]
