@@ -75,7 +75,7 @@ pub fn setup(
         None,
     )
     .map_err(err("bind /dev/console"))?;
-    send_fd(socket, "/dev/ptmx", &master).map_err(err("send pty master"))?;
+    send_fd(socket, b"/dev/ptmx", &master).map_err(err("send pty master"))?;
     drop(master);
     // The init is already a session leader (it called setsid first thing).
     tty::set_controlling_terminal(&slave).map_err(err("set controlling terminal"))?;
@@ -86,18 +86,18 @@ pub fn setup(
     Ok(())
 }
 
-/// Sends `fd` with `name` as payload over a unix socket (SCM_RIGHTS).
-pub fn send_fd(socket: &impl AsRawFd, name: &str, fd: &impl AsRawFd) -> io::Result<()> {
+/// Sends `fd` with `payload` over a unix socket (SCM_RIGHTS) in one
+/// message; returns the payload bytes sent.
+pub fn send_fd(socket: &impl AsRawFd, payload: &[u8], fd: &impl AsRawFd) -> io::Result<usize> {
     let fds = [fd.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
-    sendmsg::<()>(
+    Ok(sendmsg::<()>(
         socket.as_raw_fd(),
-        &[IoSlice::new(name.as_bytes())],
+        &[IoSlice::new(payload)],
         &cmsg,
-        MsgFlags::empty(),
+        MsgFlags::MSG_NOSIGNAL,
         None,
-    )?;
-    Ok(())
+    )?)
 }
 
 /// Receives one fd sent with [`send_fd`] (or by runc-compatible peers).

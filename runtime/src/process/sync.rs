@@ -4,12 +4,11 @@
 //! `Start` means the user process is running).
 
 use std::cell::RefCell;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{
-    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
-    MsgFlags, SockFlag, SockType,
+    recvmsg, send, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -84,14 +83,7 @@ impl Channel {
     /// Sends `msg` with `fd` attached.
     pub fn send_with_fd<T: Serialize>(&self, msg: &T, fd: BorrowedFd<'_>) -> io::Result<()> {
         let bytes = serde_json::to_vec(msg).expect("sync messages serialize");
-        let fds = [fd.as_raw_fd()];
-        sendmsg::<()>(
-            self.fd.as_raw_fd(),
-            &[IoSlice::new(&bytes)],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::MSG_NOSIGNAL,
-            None,
-        )?;
+        crate::console::send_fd(&self.fd, &bytes, &fd)?;
         Ok(())
     }
 

@@ -17,7 +17,6 @@ use super::{Compiled, SeccompError};
 
 /// Bump when the meaning of a compiled program changes.
 const FORMAT: &str = concat!("berth-seccomp 1 ", env!("CARGO_PKG_VERSION"), "\n");
-const TABLE: &str = include_str!("syscalls.tsv");
 /// Entries kept before the directory is emptied and started again.
 const MAX_ENTRIES: usize = 64;
 
@@ -32,7 +31,7 @@ pub fn dir(root: &Path) -> PathBuf {
 fn key(profile: &[u8]) -> String {
     let mut h = std::hash::DefaultHasher::new();
     FORMAT.hash(&mut h);
-    TABLE.hash(&mut h);
+    super::tables::TABLE.hash(&mut h);
     profile.hash(&mut h);
     format!("{:016x}", h.finish())
 }

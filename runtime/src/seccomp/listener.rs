@@ -3,11 +3,11 @@
 //! stream socket carrying the JSON "container process state" (with
 //! listenerMetadata) and, as SCM_RIGHTS, the fd named "seccompFd".
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
-use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use nix::sys::socket::MsgFlags;
 use serde::{Deserialize, Serialize};
 
 use super::ListenerPlan;
@@ -52,14 +52,7 @@ pub fn send(plan: &ListenerPlan, state: &HookState<'_>, fd: BorrowedFd<'_>) -> i
     };
     let bytes = serde_json::to_vec(&msg).map_err(io::Error::other)?;
     let sock = UnixStream::connect(&plan.path)?;
-    let fds = [fd.as_raw_fd()];
-    let sent = sendmsg::<()>(
-        sock.as_raw_fd(),
-        &[IoSlice::new(&bytes)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )?;
+    let sent = crate::console::send_fd(&sock, &bytes, &fd)?;
     if sent != bytes.len() {
         return Err(io::Error::new(
             io::ErrorKind::WriteZero,

@@ -2,7 +2,7 @@
 //! (i386) and x32. The data is `syscalls.tsv`, generated from the kernel's
 //! uapi headers by scripts/gen-syscalls.sh.
 
-const TABLE: &str = include_str!("syscalls.tsv");
+pub(crate) const TABLE: &str = include_str!("syscalls.tsv");
 
 /// A syscall ABI the filter can match (one `AUDIT_ARCH_*` value, plus the
 /// x32 bit for x32).
@@ -37,15 +37,7 @@ impl Abi {
     /// The number `seccomp_data.nr` holds for `name` on this ABI, if the ABI
     /// has that syscall.
     pub fn number(self, name: &str) -> Option<u32> {
-        let line = TABLE
-            .lines()
-            .find(|l| l.split('\t').next() == Some(name) && !l.starts_with('#'))?;
-        let nr: u32 = line.split('\t').nth(self.column())?.parse().ok()?;
-        Some(if self == Abi::X32 {
-            nr | X32_SYSCALL_BIT
-        } else {
-            nr
-        })
+        index(self).get(name).copied()
     }
 }
 
@@ -70,12 +62,6 @@ pub fn index(abi: Abi) -> std::collections::HashMap<&'static str, u32> {
         .collect()
 }
 
-/// Resolves many names at once.
-pub fn resolve<'a>(abi: Abi, names: impl IntoIterator<Item = &'a str>) -> Vec<Option<u32>> {
-    let index = index(abi);
-    names.into_iter().map(|n| index.get(n).copied()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,15 +77,5 @@ mod tests {
         assert_eq!(Abi::X86_64.number("clone3"), Some(435));
         assert_eq!(Abi::X86.number("cachestat"), Some(451));
         assert_eq!(Abi::X86_64.number("no_such_call"), None);
-    }
-
-    #[test]
-    fn resolve_agrees_with_number() {
-        let names = ["read", "mmap2", "clone3", "bogus"];
-        for abi in [Abi::X86_64, Abi::X86, Abi::X32] {
-            let got = resolve(abi, names);
-            let want: Vec<_> = names.iter().map(|n| abi.number(n)).collect();
-            assert_eq!(got, want, "{abi:?}");
-        }
     }
 }
