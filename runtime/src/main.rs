@@ -42,6 +42,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Some(Command::List(a)) => commands::list::run(&g, a),
         Some(Command::Spec(a)) => commands::spec::run(a),
         Some(Command::Features(_)) => commands::features::run(),
+        Some(Command::Update(a)) => commands::update::run(&g, a),
+        Some(Command::Pause(a)) => commands::pause::pause(&g, a),
+        Some(Command::Resume(a)) => commands::pause::resume(&g, a),
+        Some(Command::Ps(a)) => commands::ps::run(&g, a),
+        Some(Command::Events(a)) => commands::events::run(&g, a),
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;

@@ -4,11 +4,17 @@
 //! Each version is a [`Manager`]; [`detect`] reads /proc/self/mountinfo once
 //! into a [`Layout`], which tests build by hand over a temp dir instead.
 
+mod apply;
+pub mod devices;
+pub mod resources;
+pub mod stats;
 pub mod v1;
 pub mod v2;
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+pub use apply::apply;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
@@ -21,6 +27,12 @@ pub enum CgroupError {
     },
     #[error("no cgroup hierarchy is mounted")]
     NoHierarchy,
+    #[error(transparent)]
+    Resource(#[from] resources::ResourceError),
+    /// A field of linux.resources that this host cannot honour, or whose
+    /// value the kernel refused.
+    #[error("{field}: {reason}")]
+    Field { field: String, reason: String },
     #[error(
         "--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver"
     )]
@@ -139,12 +151,80 @@ pub fn detect() -> Result<Layout, CgroupError> {
     parse_mountinfo(&text).ok_or(CgroupError::NoHierarchy)
 }
 
+/// Where a container's cgroups are, per hierarchy; rebuilt from the paths
+/// in its state by [`Placement::from_paths`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// v1 hierarchies: their controllers and the container's directory.
+    pub v1: Vec<(Vec<String>, PathBuf)>,
+    /// The v2 directory: the only one on a v2 host, the unified one on a
+    /// hybrid host (which carries no controllers there).
+    pub v2: Option<PathBuf>,
+}
+
+impl Placement {
+    /// Matches each stored path to the hierarchy it lies in.
+    pub fn from_paths(layout: &Layout, paths: &[PathBuf]) -> Placement {
+        let mut out = Placement::default();
+        match layout {
+            Layout::V2 { .. } => out.v2 = paths.first().cloned(),
+            Layout::V1 {
+                hierarchies,
+                unified,
+            } => {
+                for p in paths {
+                    if let Some(h) = hierarchies.iter().find(|h| p.starts_with(&h.mountpoint)) {
+                        out.v1.push((h.controllers.clone(), p.clone()));
+                    } else if unified.as_ref().is_some_and(|u| p.starts_with(u)) {
+                        out.v2 = Some(p.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The version resources are written for: v1 whenever v1 hierarchies exist.
+    pub fn version(&self) -> resources::Version {
+        match self.v1.is_empty() {
+            true => resources::Version::V2,
+            false => resources::Version::V1,
+        }
+    }
+
+    /// The directory holding `controller`'s files (v1: its hierarchy; v2:
+    /// the one directory).
+    pub fn dir(&self, controller: &str) -> Option<&Path> {
+        if self.v1.is_empty() {
+            return self.v2.as_deref();
+        }
+        self.v1
+            .iter()
+            .find(|(c, _)| c.iter().any(|x| x == controller))
+            .map(|(_, p)| p.as_path())
+    }
+
+    /// Every directory, v1 hierarchies first.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.v1.iter().map(|(_, p)| p.clone()).collect();
+        v.extend(self.v2.clone());
+        v
+    }
+}
+
 /// A container's cgroups on one kind of host.
 pub trait Manager {
     /// Creates the container's cgroup directories.
     fn create(&self) -> Result<(), CgroupError>;
     /// Moves `pid` into them.
     fn add(&self, pid: i32) -> Result<(), CgroupError>;
+    /// Applies `linux.resources`, and the device rules when given (update
+    /// leaves the device cgroup as it is).
+    fn apply(
+        &self,
+        res: &oci_spec::runtime::LinuxResources,
+        devices: Option<&[devices::Rule]>,
+    ) -> Result<(), CgroupError>;
     /// Every directory, one per hierarchy (persisted in the state).
     fn paths(&self) -> Vec<PathBuf>;
     /// Removes the directories; missing ones are fine.
@@ -214,6 +294,11 @@ pub fn manager(layout: &Layout, cgroups_path: Option<&str>, id: &str) -> Box<dyn
             &container_path(cgroups_path, id, &own_cgroup(&self_cgroup, None)),
         )),
     }
+}
+
+/// The placement of an existing container, from the paths in its state.
+pub fn open(paths: &[PathBuf]) -> Result<Placement, CgroupError> {
+    Ok(Placement::from_paths(&detect()?, paths))
 }
 
 /// Removes the cgroup directories recorded in a container's state, with any

@@ -4,14 +4,18 @@
 
 use std::path::{Path, PathBuf};
 
+use oci_spec::runtime::LinuxResources;
+
 use super::{
-    container_path, io_err, own_cgroup, remove_dir_retry, CgroupError, Manager, V1Hierarchy,
+    container_path, devices, io_err, own_cgroup, remove_dir_retry, CgroupError, Manager,
+    Placement, V1Hierarchy,
 };
 
 #[derive(Debug)]
 pub struct V1Manager {
     /// (directory, is cpuset) per hierarchy.
     dirs: Vec<(PathBuf, bool)>,
+    placement: Placement,
 }
 
 impl V1Manager {
@@ -23,17 +27,22 @@ impl V1Manager {
         self_cgroup: &str,
     ) -> V1Manager {
         let mut dirs = Vec::new();
+        let mut placement = Placement::default();
         for h in hierarchies {
             let ctrl = h.controllers.first().map(String::as_str);
             let path = container_path(cgroups_path, id, &own_cgroup(self_cgroup, ctrl));
             let cpuset = h.controllers.iter().any(|c| c == "cpuset");
-            dirs.push((join(&h.mountpoint, &path), cpuset));
+            let dir = join(&h.mountpoint, &path);
+            placement.v1.push((h.controllers.clone(), dir.clone()));
+            dirs.push((dir, cpuset));
         }
         if let Some(u) = unified {
             let path = container_path(cgroups_path, id, &own_cgroup(self_cgroup, None));
-            dirs.push((join(u, &path), false));
+            let dir = join(u, &path);
+            placement.v2 = Some(dir.clone());
+            dirs.push((dir, false));
         }
-        V1Manager { dirs }
+        V1Manager { dirs, placement }
     }
 }
 
@@ -91,6 +100,14 @@ impl Manager for V1Manager {
             std::fs::write(&f, &pid).map_err(io_err("write", &f))?;
         }
         Ok(())
+    }
+
+    fn apply(
+        &self,
+        res: &LinuxResources,
+        devices: Option<&[devices::Rule]>,
+    ) -> Result<(), CgroupError> {
+        super::apply(&self.placement, res, devices)
     }
 
     fn paths(&self) -> Vec<PathBuf> {

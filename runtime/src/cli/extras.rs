@@ -52,3 +52,102 @@ pub struct Spec {
 
 #[derive(Debug, Args)]
 pub struct Features {}
+
+/// `update`: change a running container's resources (runc's flags).
+#[derive(Debug, Args)]
+pub struct Update {
+    /// LinuxResources JSON file to apply, or `-` for standard input.
+    #[arg(short = 'r', long)]
+    pub resources: Option<String>,
+    /// Block IO weight (10 to 1000).
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period in microseconds.
+    #[arg(long)]
+    pub cpu_period: Option<String>,
+    /// CPU CFS quota in microseconds (-1 for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// CPU burst in microseconds.
+    #[arg(long)]
+    pub cpu_burst: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long)]
+    pub cpu_share: Option<String>,
+    /// CPU realtime period in microseconds.
+    #[arg(long)]
+    pub cpu_rt_period: Option<String>,
+    /// CPU realtime runtime in microseconds.
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<String>,
+    /// CPUs the container may run on (0-3, 0,1).
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (0-3, 0,1).
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Kernel memory limit (deprecated by the kernel).
+    #[arg(long, allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer memory limit.
+    #[arg(long, allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (bytes, or with k/m/g suffix; -1 for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// SCHED_IDLE for the cgroup (0 or 1).
+    #[arg(long)]
+    pub cpu_idle: Option<String>,
+    /// Memory soft limit.
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1 for unlimited swap).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids (-1 or 0 for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
+    /// Intel RDT L3 cache schema (not supported).
+    #[arg(long)]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported).
+    #[arg(long)]
+    pub mem_bw_schema: Option<String>,
+    pub id: String,
+}
+
+/// `pause` / `resume`: freeze or thaw every process of the container.
+#[derive(Debug, Args)]
+pub struct Pause {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PsFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+/// `ps`: the container's processes (ps(1) options after the id).
+#[derive(Debug, Args)]
+pub struct Ps {
+    #[arg(short = 'f', long, value_enum, default_value_t = PsFormat::Table)]
+    pub format: PsFormat,
+    pub id: String,
+    /// Options passed to ps(1), after `--`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+/// `events`: resource usage and OOM notifications.
+#[derive(Debug, Args)]
+pub struct Events {
+    /// Print one stats event and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// Interval between stats events (Go duration: 5s, 500ms, 1m).
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    pub id: String,
+}

@@ -62,6 +62,11 @@ pub enum Command {
     List(extras::List),
     Spec(extras::Spec),
     Features(extras::Features),
+    Update(extras::Update),
+    Pause(extras::Pause),
+    Resume(extras::Pause),
+    Ps(extras::Ps),
+    Events(extras::Events),
 }
 
 #[cfg(test)]

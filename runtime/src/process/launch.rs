@@ -318,6 +318,19 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
     manager.create()?;
     let cgroup_paths = manager.paths();
     cleanup.cgroup = Some(manager);
+    {
+        let linux = plan.spec.linux().as_ref();
+        let res = linux
+            .and_then(|l| l.resources().clone())
+            .unwrap_or_default();
+        let rules = cgroups::devices::rules(
+            res.devices().as_deref().unwrap_or_default(),
+            linux
+                .and_then(|l| l.devices().as_deref())
+                .unwrap_or_default(),
+        );
+        cleanup_cgroup(&cleanup).apply(&res, Some(&rules))?;
+    }
 
     let (parent_chan, child_chan) = sync::pair().map_err(io("sync socketpair"))?;
     let (console_socket, console_recv) = match (terminal, opts.console_socket) {
