@@ -8,6 +8,7 @@ mod apply;
 pub mod devices;
 pub mod resources;
 pub mod stats;
+pub mod systemd;
 pub mod v1;
 pub mod v2;
 
@@ -33,10 +34,8 @@ pub enum CgroupError {
     /// value the kernel refused.
     #[error("{field}: {reason}")]
     Field { field: String, reason: String },
-    #[error(
-        "--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver"
-    )]
-    SystemdUnsupported,
+    #[error("{0}")]
+    Systemd(String),
 }
 
 pub(crate) fn io_err<'a>(

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 
 use super::{
-    container_path, devices, io_err, own_cgroup, remove_dir_retry, CgroupError, Manager,
-    Placement, V1Hierarchy,
+    container_path, devices, io_err, own_cgroup, remove_dir_retry, CgroupError, Manager, Placement,
+    V1Hierarchy,
 };
 
 #[derive(Debug)]

@@ -7,7 +7,6 @@ use crate::process::launch::{launch, LaunchMode, LaunchOptions};
 use super::Globals;
 
 pub fn run(g: &Globals, args: &Create) -> anyhow::Result<i32> {
-    g.check_supported()?;
     let o = &args.opts;
     launch(&LaunchOptions {
         root: &g.root,
@@ -19,6 +18,7 @@ pub fn run(g: &Globals, args: &Create) -> anyhow::Result<i32> {
         no_pivot: o.no_pivot,
         preserve_fds: o.preserve_fds,
         no_new_keyring: o.no_new_keyring,
+        systemd_cgroup: g.systemd_cgroup,
         block_signals: false,
     })?;
     Ok(0)

@@ -20,6 +20,7 @@ pub fn run(g: &Globals, args: &Delete) -> anyhow::Result<i32> {
             // free again. Only --force makes a missing container a success.
             let dir = g.root.join(&args.id);
             if state::validate_id(&args.id).is_ok() && dir.is_dir() {
+                remove_half_made(&dir)?;
                 state::remove_dir(&dir)?;
                 return Ok(0);
             }
@@ -41,6 +42,34 @@ pub fn run(g: &Globals, args: &Delete) -> anyhow::Result<i32> {
     }
     destroy(c)?;
     Ok(0)
+}
+
+/// Kills what a half-made container's cgroups still hold and removes them.
+fn remove_half_made(dir: &std::path::Path) -> anyhow::Result<()> {
+    let Ok(bytes) = std::fs::read(dir.join(state::CGROUP_PATHS)) else {
+        return Ok(());
+    };
+    let paths: Vec<std::path::PathBuf> = serde_json::from_slice(&bytes).unwrap_or_default();
+    crate::cgroups::thaw(&paths);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pids = crate::cgroups::pids(&paths).unwrap_or_default();
+        if pids.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("processes of the half-made container survive SIGKILL: {pids:?}");
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    crate::cgroups::destroy_paths(&paths)?;
+    Ok(())
 }
 
 /// SIGKILLs the init (and the rest of the cgroup) and waits until it is gone.

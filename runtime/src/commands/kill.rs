@@ -22,6 +22,7 @@ pub fn run(g: &Globals, args: &Kill) -> anyhow::Result<i32> {
             bail!("container not running");
         }
         signal_all(&c, sig)?;
+        thaw_for_kill(&c, sig);
         return Ok(0);
     }
     if status == Status::Stopped {
@@ -40,7 +41,17 @@ pub fn run(g: &Globals, args: &Kill) -> anyhow::Result<i32> {
         Some(libc::ESRCH) => anyhow::anyhow!("no such process"),
         _ => e.into(),
     })?;
+    thaw_for_kill(&c, sig);
     Ok(0)
+}
+
+/// A frozen task only dies once thawed (v1 freezer), so SIGKILL of a paused
+/// container thaws it afterwards, as runc does; other signals leave it
+/// paused and pending.
+fn thaw_for_kill(c: &Container, sig: i32) {
+    if sig == libc::SIGKILL && crate::cgroups::is_frozen(&c.state.berth.cgroup_paths) {
+        crate::cgroups::thaw(&c.state.berth.cgroup_paths);
+    }
 }
 
 /// Signals every process in the cgroup. SIGKILL goes through cgroup.kill

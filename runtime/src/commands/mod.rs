@@ -22,13 +22,3 @@ pub struct Globals {
     pub root: PathBuf,
     pub systemd_cgroup: bool,
 }
-
-impl Globals {
-    /// Fails for flags berth accepts but cannot honour yet.
-    pub fn check_supported(&self) -> anyhow::Result<()> {
-        if self.systemd_cgroup {
-            return Err(crate::cgroups::CgroupError::SystemdUnsupported.into());
-        }
-        Ok(())
-    }
-}

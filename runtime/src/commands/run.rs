@@ -11,7 +11,6 @@ use crate::state::Container;
 use super::Globals;
 
 pub fn run(g: &Globals, args: &Run) -> anyhow::Result<i32> {
-    g.check_supported()?;
     let o = args.opts();
     let id = &args.create.id;
     if !args.detach {
@@ -29,6 +28,7 @@ pub fn run(g: &Globals, args: &Run) -> anyhow::Result<i32> {
         no_pivot: o.no_pivot,
         preserve_fds: o.preserve_fds,
         no_new_keyring: o.no_new_keyring,
+        systemd_cgroup: g.systemd_cgroup,
         block_signals: !args.detach,
     })?;
     if let Err(e) = start_run(&launched) {

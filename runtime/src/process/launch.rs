@@ -81,6 +81,8 @@ pub struct LaunchOptions<'a> {
     pub no_new_keyring: bool,
     /// Signals stay blocked in the launcher (foreground run relays them).
     pub block_signals: bool,
+    /// `--systemd-cgroup`: refused with the reason (see cgroups::systemd).
+    pub systemd_cgroup: bool,
 }
 
 /// A container whose init is set up and waiting.
@@ -268,6 +270,10 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
         .as_ref()
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
+    if opts.systemd_cgroup {
+        let dir = Path::new("/run/systemd/system");
+        return Err(cgroups::systemd::check(cgroups_path.as_deref(), opts.id, dir).into());
+    }
     let manager = cgroups::manager(&layout, cgroups_path.as_deref(), opts.id);
 
     let dir = state::create_dir(opts.root, opts.id)?;
@@ -318,6 +324,9 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
     manager.create()?;
     let cgroup_paths = manager.paths();
     cleanup.cgroup = Some(manager);
+    let paths_json = serde_json::to_vec(&cgroup_paths).expect("paths serialize");
+    state::write_atomic(&dir.join(state::CGROUP_PATHS), &paths_json, 0o600)
+        .map_err(io("record cgroup paths"))?;
     {
         let linux = plan.spec.linux().as_ref();
         let res = linux
@@ -463,6 +472,7 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
         berth: Internal {
             init_start_time: start_time,
             cgroup_paths,
+            resources: linux.resources().clone(),
             poststop: plan
                 .spec
                 .hooks()

@@ -22,6 +22,10 @@ pub use status::Status;
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 pub const CONFIG_COPY: &str = "config.json";
+/// The cgroup directories of a container whose create has not finished:
+/// written as soon as they exist, so that `delete` of an id whose launcher
+/// was killed can remove them.
+pub const CGROUP_PATHS: &str = "cgroup.paths";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -81,6 +85,10 @@ pub struct Internal {
     /// The cgroup directories the container was placed in, one per hierarchy.
     #[serde(default)]
     pub cgroup_paths: Vec<PathBuf>,
+    /// linux.resources as last applied (create, then each update merged
+    /// in), so that `update` changes only what it names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
     /// poststop hooks, run by `delete` after the bundle may be gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poststop: Vec<oci_spec::runtime::Hook>,
