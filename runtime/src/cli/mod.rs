@@ -62,7 +62,7 @@ pub enum Command {
     List(extras::List),
     Spec(extras::Spec),
     Features(extras::Features),
-    Update(extras::Update),
+    Update(Box<extras::Update>),
     Pause(extras::Pause),
     Resume(extras::Pause),
     Ps(extras::Ps),
