@@ -181,4 +181,45 @@ mod tests {
         assert!(memory_bytes("m").is_err());
         assert!(memory_bytes("-2").is_err());
     }
+
+    fn update(args: &[&str]) -> Update {
+        use clap::Parser;
+        let mut argv = vec!["berth", "update"];
+        argv.extend_from_slice(args);
+        argv.push("id");
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            Some(crate::cli::Command::Update(u)) => *u,
+            _ => panic!("not update"),
+        }
+    }
+
+    #[test]
+    fn flags_set_only_what_they_name() {
+        let r = from_flags(&update(&[
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--cpu-quota",
+            "-1",
+            "--pids-limit",
+            "5",
+        ]))
+        .unwrap();
+        let m = r.memory().unwrap();
+        assert_eq!(
+            (m.limit(), m.swap(), m.reservation()),
+            (Some(64 << 20), Some(-1), None)
+        );
+        assert_eq!(r.cpu().as_ref().unwrap().quota(), Some(-1));
+        assert_eq!(r.cpu().as_ref().unwrap().shares(), None);
+        assert_eq!(r.pids().as_ref().unwrap().limit(), 5);
+        assert!(r.block_io().is_none());
+        let r = from_flags(&update(&["--cpuset-cpus", "0-1", "--blkio-weight", "300"])).unwrap();
+        assert_eq!(r.cpu().as_ref().unwrap().cpus().as_deref(), Some("0-1"));
+        assert_eq!(r.block_io().as_ref().unwrap().weight(), Some(300));
+        assert!(r.memory().is_none());
+        let e = from_flags(&update(&["--cpu-share", "lots"])).unwrap_err();
+        assert!(e.to_string().contains("--cpu-share"), "{e}");
+    }
 }
