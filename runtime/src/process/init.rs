@@ -4,17 +4,17 @@
 //! and ends the process with status 1.
 
 use std::convert::Infallible;
-use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::signal::SigSet;
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Uid};
 
+use super::finish::Finish;
 use super::sync::{Channel, ToChild, ToParent};
 use super::user;
 use crate::caps::CapSets;
@@ -252,7 +252,15 @@ fn main(
     // through a magic link: no fd of the launcher can lend it a host path.
     let cwd = paths::ensure(&open_dir(Path::new("/"))?, process.cwd(), paths::Kind::Dir)
         .map_err(io(format!("process.cwd {}", process.cwd().display())))?;
-    let (argv, envp) = setup_process(plan, ctx, &cwd)?;
+    let finish = Finish {
+        process,
+        caps: ctx.caps.as_ref(),
+        seccomp: ctx.seccomp.as_ref(),
+        lsm: &ctx.lsm,
+        chan: &ctx.chan,
+        sigmask: ctx.sigmask,
+    };
+    let (argv, envp) = finish.setup(&cwd)?;
     drop(cwd);
     ctx.chan.send(&ToParent::Ready).map_err(io("sync"))?;
     // Keep dying with the launcher until it has saved our state: a launcher
@@ -286,57 +294,13 @@ fn main(
     if let Some(list) = hooks.and_then(|h| h.start_container().as_ref()) {
         hooks::run_all("startContainer", list, &state("created"))?;
     }
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&ctx.sigmask), None)
-        .map_err(nix_io("restore signal mask"))?;
-    crate::sys::fs::default_signal_dispositions().map_err(io("reset signal dispositions"))?;
     // Close (not just mark) every fd but stdio, --preserve-fds and our two
-    // non-directory channels, then resolve the program: a path through
-    // /proc/self/fd can no longer lead out of the container.
+    // non-directory channels before the program is resolved.
     let keep = [
         ctx.chan.fd().as_raw_fd(),
         fifo.as_ref().map_or(-1, |f| f.as_raw_fd()),
     ];
-    crate::sys::fs::close_from_except(3 + ctx.preserve_fds, &keep)
-        .map_err(io("close inherited fds"))?;
-    crate::sys::fs::cloexec_from(3 + ctx.preserve_fds).map_err(io("close inherited fds"))?;
-    let program = user::find_program(
-        &argv[0].to_string_lossy(),
-        &process.env().clone().unwrap_or_default(),
-    )?;
-    if let Some(filter) = ctx.seccomp.as_ref().filter(|_| !install_early(ctx)) {
-        // As late as possible: the only syscall left to filter is execve.
-        install_seccomp(ctx, filter)?;
-    }
-    let err = nix::unistd::execve(&program, &argv, &envp).unwrap_err();
-    Err(user::UserError::NotExecutable {
-        path: program.to_string_lossy().into_owned(),
-        source: err,
-    }
-    .into())
-}
-
-/// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
-/// happens before the capabilities are dropped (runc's rule); with a
-/// listener, before `Ready`, while the launcher is there to take the fd.
-/// Otherwise right before execve.
-fn install_early(ctx: &InitContext<'_>) -> bool {
-    ctx.seccomp.as_ref().is_some_and(|s| {
-        !ctx.plan.process().no_new_privileges().unwrap_or(false) || s.listener.is_some()
-    })
-}
-
-fn install_seccomp(
-    ctx: &InitContext<'_>,
-    filter: &crate::seccomp::Compiled,
-) -> Result<(), InitError> {
-    let listener = crate::sys::seccomp::install(&filter.sock_filters(), filter.flags)
-        .map_err(io("linux.seccomp: install filter"))?;
-    if let Some(fd) = listener {
-        ctx.chan
-            .send_with_fd(&ToParent::SeccompListener, fd.as_fd())
-            .map_err(io("sync"))?;
-    }
-    Ok(())
+    match finish.exec(&argv, &envp, ctx.preserve_fds, &keep)? {}
 }
 
 /// Gives the container its own session keyring (`_ses.<id>`), as runc does
@@ -381,69 +345,4 @@ fn setup_system(k: &impl Kernel, plan: &Plan) -> Result<(), InitError> {
         }
     }
     Ok(())
-}
-
-/// Limits, cwd, user, capabilities, no_new_privs, umask; then resolves the
-/// program and builds argv and envp.
-fn setup_process(
-    plan: &Plan,
-    ctx: &InitContext<'_>,
-    cwd_fd: &OwnedFd,
-) -> Result<(Vec<CString>, Vec<CString>), InitError> {
-    let process = plan.process();
-    crate::rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    let early = ctx.seccomp.as_ref().filter(|_| install_early(ctx));
-    if let Some(filter) = early.filter(|_| !nnp) {
-        install_seccomp(ctx, filter)?;
-    }
-    if let Some(caps) = &ctx.caps {
-        crate::caps::drop_bounding(caps)?;
-    }
-    crate::lsm::apply(&ctx.lsm).map_err(io("set LSM exec attributes"))?;
-    let cwd = process.cwd();
-    // As root first (the user may lack search rights on a parent), again
-    // as the user if that failed.
-    let early_chdir = nix::unistd::fchdir(cwd_fd);
-    let u = process.user();
-    user::switch(
-        u.uid(),
-        u.gid(),
-        u.additional_gids().as_deref().unwrap_or_default(),
-    )?;
-    // The uid change may have made us dumpable again (fs.suid_dumpable).
-    nix::sys::prctl::set_dumpable(false).map_err(nix_io("set non-dumpable"))?;
-    if early_chdir.is_err() {
-        nix::unistd::fchdir(cwd_fd)
-            .map_err(nix_io(format!("process.cwd: chdir {}", cwd.display())))?;
-    }
-    if let Some(caps) = &ctx.caps {
-        crate::caps::apply_process_sets(caps)?;
-    }
-    if nnp {
-        nix::sys::prctl::set_no_new_privs().map_err(nix_io("set no_new_privs"))?;
-        if let Some(filter) = early {
-            install_seccomp(ctx, filter)?;
-        }
-    }
-    user::set_umask(u.umask());
-    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-        env.push(format!("HOME={}", user::home_of(u.uid(), &passwd)));
-    }
-    let args = process.args().as_deref().unwrap_or_default();
-    // Checked now so that create fails on a missing program; resolved again
-    // right before execve, once stray fds are closed.
-    user::find_program(&args[0], &env)?;
-    let cstrings = |v: &[String]| -> Result<Vec<CString>, InitError> {
-        v.iter()
-            .map(|s| {
-                CString::new(s.as_bytes()).map_err(|_| {
-                    io("process")(std::io::Error::other(format!("{s:?} contains NUL")))
-                })
-            })
-            .collect()
-    };
-    Ok((cstrings(args)?, cstrings(&env)?))
 }
