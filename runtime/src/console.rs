@@ -31,10 +31,12 @@ fn err(op: &'static str) -> impl FnOnce(io::Error) -> ConsoleError {
 
 /// Inside the container (after pivot): create the pty, wire it up as the
 /// controlling terminal and stdio, and hand the master to `socket`.
+/// `exec` passes `bind_console: false`: /dev/console stays the init's.
 pub fn setup(
     k: &impl Kernel,
     socket: &OwnedFd,
     size: Option<(u16, u16)>,
+    bind_console: bool,
 ) -> Result<(), ConsoleError> {
     let master = nix::fcntl::open(
         "/dev/ptmx",
@@ -59,25 +61,27 @@ pub fn setup(
         };
         tty::set_winsize(&slave, &ws).map_err(err("set window size"))?;
     }
-    let root = nix::fcntl::open(
-        "/",
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| err("open /")(e.into()))?;
-    let console = paths::ensure(&root, Path::new("/dev/console"), Kind::File)
-        .map_err(err("create /dev/console"))?;
-    k.mount(
-        Some(Path::new(&slave_path)),
-        &paths::proc_fd_path(&console),
-        None,
-        MsFlags::MS_BIND,
-        None,
-    )
-    .map_err(err("bind /dev/console"))?;
+    if bind_console {
+        let root = nix::fcntl::open(
+            "/",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| err("open /")(e.into()))?;
+        let console = paths::ensure(&root, Path::new("/dev/console"), Kind::File)
+            .map_err(err("create /dev/console"))?;
+        k.mount(
+            Some(Path::new(&slave_path)),
+            &paths::proc_fd_path(&console),
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
+        .map_err(err("bind /dev/console"))?;
+    }
     send_fd(socket, b"/dev/ptmx", &master).map_err(err("send pty master"))?;
     drop(master);
-    // The init is already a session leader (it called setsid first thing).
+    // The caller is already a session leader (it called setsid first thing).
     tty::set_controlling_terminal(&slave).map_err(err("set controlling terminal"))?;
     let dup = |e: nix::Error| err("dup pty onto stdio")(e.into());
     nix::unistd::dup2_stdin(&slave).map_err(dup)?;

@@ -47,6 +47,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Some(Command::Resume(a)) => commands::pause::resume(&g, a),
         Some(Command::Ps(a)) => commands::ps::run(&g, a),
         Some(Command::Events(a)) => commands::events::run(&g, a),
+        Some(Command::Exec(a)) => commands::exec::run(&g, a),
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;

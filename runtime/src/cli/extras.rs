@@ -151,3 +151,63 @@ pub struct Events {
     pub interval: String,
     pub id: String,
 }
+
+/// `exec`: run another process in a container (runc's flags).
+#[derive(Debug, Args)]
+pub struct Exec {
+    /// Unix socket that receives the pty master (with --tty).
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables (KEY=value); later ones win.
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-terminal.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// UID[:GID] to run as.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Additional group ids.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// A runtime-spec Process JSON to run instead of the arguments.
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// Return once the process runs; it is left to the caller's subreaper.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// File to write the process's pid to.
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// SELinux label for the process.
+    #[arg(long)]
+    pub process_label: Option<String>,
+    /// AppArmor profile for the process.
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Set no_new_privileges.
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Add a capability to the bounding, effective and permitted sets.
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    /// Pass this many extra fds (3, 4, ...) to the process.
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Exec into a paused container; the process joins the frozen cgroup once it runs.
+    #[arg(long)]
+    pub ignore_paused: bool,
+    /// Accepted for runc compatibility: berth's exec never becomes a subreaper when detached.
+    #[arg(long, hide = true)]
+    pub no_subreaper: bool,
+    /// Run in this sub-cgroup of the container (not supported).
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    pub id: String,
+    /// The command and its arguments (unless --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}

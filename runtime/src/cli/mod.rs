@@ -67,6 +67,7 @@ pub enum Command {
     Resume(extras::Pause),
     Ps(extras::Ps),
     Events(extras::Events),
+    Exec(Box<extras::Exec>),
 }
 
 #[cfg(test)]

@@ -243,7 +243,7 @@ fn main(
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::console::setup(k, socket, size)?;
+        crate::console::setup(k, socket, size, true)?;
     }
     if ctx.new_keyring {
         session_keyring(ctx.container_id, ns.creates(CloneFlags::CLONE_NEWUSER))?;

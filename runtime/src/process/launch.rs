@@ -482,6 +482,11 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
         },
     };
     tracing::debug!(container_id = opts.id, pid = pid.as_raw(), bundle = %plan.bundle.display(), "container created");
+    // exec takes the process defaults, namespaces and seccomp profile from
+    // this copy: the bundle may have changed or gone since create.
+    let spec_json = serde_json::to_vec(&plan.spec).expect("spec serializes");
+    state::write_atomic(&dir.join(state::CONFIG_COPY), &spec_json, 0o600)
+        .map_err(io("save config copy"))?;
     let container = Container::new_unlocked(dir, st);
     container.save()?;
     if let Some(p) = opts.pid_file {

@@ -8,6 +8,7 @@
 //! over [`sync`]. Between clone and exec berth is single-threaded and the
 //! child logs nothing: its errors travel to the launcher, which prints them.
 
+pub mod exec;
 pub mod finish;
 pub mod foreground;
 pub mod init;
