@@ -309,3 +309,34 @@ fn exec_enters_the_containers_user_namespace() {
     assert!(uid.split_whitespace().nth(1) == Some("300000"), "{uid}");
     assert_eq!(ok(&b.run(&["exec", "us", "id", "-u"])), "0\n");
 }
+
+#[test]
+fn berth_binary_is_unreachable_through_proc_exe_during_exec() {
+    // CVE-2019-5736 class, exec path: until it execs, the exec'd process is
+    // a fork of berth inside the container's PID namespace. A process in
+    // the container that watches for it must never open its exe.
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "while :; do for p in /proc/[0-9]*; do read c < $p/comm; [ \"$c\" = berth ] && { echo seen >> /tmp/seen; wc -c < $p/exe >> /tmp/opened; }; done; done 2>/dev/null",
+    ]);
+    running(&b, "cve");
+    for _ in 0..60 {
+        ok(&b.run(&["exec", "cve", "true"]));
+    }
+    let seen = std::fs::read_to_string(b.rootfs().join("tmp/seen")).unwrap_or_default();
+    // What it could open is the program once exec'd (busybox), never berth.
+    let berth_size = std::fs::metadata(common::berth_bin())
+        .unwrap()
+        .len()
+        .to_string();
+    let opened = std::fs::read_to_string(b.rootfs().join("tmp/opened")).unwrap_or_default();
+    assert!(
+        !opened.lines().any(|l| l.trim() == berth_size),
+        "the berth binary was opened from inside: {opened}"
+    );
+    eprintln!(
+        "the watcher saw a berth process {} times",
+        seen.lines().count()
+    );
+}
