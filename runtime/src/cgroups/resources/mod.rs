@@ -23,6 +23,10 @@ mod v2;
 
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod v1_tests;
+#[cfg(test)]
+mod v2_tests;
 
 pub use convert::{blkio_weight_to_io_weight, cpu_shares_to_weight, memory_swap_to_v2};
 pub use merge::merge;
