@@ -66,7 +66,10 @@ pub enum ResourceError {
 
 /// Reads a file of the container's current cgroup (controller, file name),
 /// for writes whose order depends on the current value (v1 memory and
-/// memsw). None when absent.
+/// memsw, cfs quota and burst, rt runtime and period), for files whose
+/// presence picks a name or a write (bfq weights, hugetlb `.rsvd`, swap
+/// accounting, cpu.idle and burst knobs) and for `checkBeforeUpdate`
+/// usage. None when absent.
 pub type Current<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
 
 /// The writes that apply `res` (devices excluded), in the order to make them.

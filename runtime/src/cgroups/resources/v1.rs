@@ -64,12 +64,12 @@ fn memory(m: &LinuxMemory, out: &mut Planner<'_>) -> Result<(), ResourceError> {
     #[allow(deprecated)] // read only to refuse it
     let kernel = m.kernel().unwrap_or(0);
     if kernel != 0 && kernel != -1 {
-        // Linux 6.x keeps memory.kmem.limit_in_bytes but ignores writes to
-        // it, and runc drops the field with a warning: either way the
-        // limit would not hold.
+        // Linux 6.18 (measured) still has memory.kmem.limit_in_bytes but a
+        // write leaves it unlimited, and runc drops the field with a
+        // warning: either way the limit would not hold.
         return Err(unsupported(
             "memory.kernel",
-            "kernel memory limits are no longer enforced by Linux (memory.kmem.limit_in_bytes is ignored since 5.16)",
+            "kernel memory limits are not enforced by current kernels (a write to memory.kmem.limit_in_bytes leaves it unlimited); runc ignores this field",
         ));
     }
     let swappiness = m
