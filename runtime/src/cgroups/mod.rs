@@ -6,6 +6,7 @@
 
 mod apply;
 pub mod devices;
+pub mod oom;
 pub mod resources;
 pub mod stats;
 pub mod systemd;
