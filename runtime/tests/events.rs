@@ -6,7 +6,6 @@ mod common;
 use common::{ok, stderr, Bundle};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -72,31 +71,13 @@ fn events_stats_counts_processes_and_memory() {
     );
 }
 
-/// The container's v1 memory cgroup directory, from berth's state.json.
-fn memory_cgroup(b: &Bundle, id: &str) -> PathBuf {
-    let state: Value =
-        serde_json::from_slice(&std::fs::read(b.root.join(id).join("state.json")).unwrap())
-            .unwrap();
-    state["berth"]["cgroup_paths"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| PathBuf::from(p.as_str().unwrap()))
-        .find(|p| p.join("memory.limit_in_bytes").exists())
-        .expect("a v1 memory cgroup")
-}
-
 #[test]
 fn events_stream_reports_oom_and_ends_when_container_stops() {
-    let b = Bundle::new(&["/bin/sh", "-c", "x=a; while true; do x=$x$x; done"]);
+    let mut b = Bundle::new(&["/bin/sh", "-c", "x=a; while true; do x=$x$x; done"]);
+    // No swap to fall back on: memsw (v1) or swap.max (v2) pinned to the limit.
+    b.config["linux"]["resources"] =
+        serde_json::json!({"memory": {"limit": 16u64 << 20, "swap": 16u64 << 20}});
     ok(&b.create("evoom", &[]));
-    // Set by hand: this test must not depend on linux.resources support.
-    let mem = memory_cgroup(&b, "evoom");
-    let limit = (16u64 << 20).to_string();
-    std::fs::write(mem.join("memory.limit_in_bytes"), &limit).unwrap();
-    if mem.join("memory.memsw.limit_in_bytes").exists() {
-        std::fs::write(mem.join("memory.memsw.limit_in_bytes"), &limit).unwrap();
-    }
 
     let mut child = b
         .berth()
