@@ -49,43 +49,7 @@ pub(super) fn plan(res: &LinuxResources, out: &mut Planner<'_>) -> Result<(), Re
 /// default (what podman and containerd send on v2 hosts passes).
 fn refuse_v1_only(res: &LinuxResources) -> Result<(), ResourceError> {
     if let Some(m) = res.memory() {
-        #[allow(deprecated)] // read only to refuse it
-        let kernel = m.kernel();
-        if kernel.is_some_and(|k| k != 0 && k != -1) {
-            return Err(unsupported(
-                "memory.kernel",
-                "cgroup v2 has no kernel memory limit",
-            ));
-        }
-        if m.kernel_tcp().is_some_and(|k| k != 0 && k != -1) {
-            return Err(unsupported(
-                "memory.kernelTCP",
-                "cgroup v2 has no TCP memory limit",
-            ));
-        }
-        if m.swappiness()
-            .map(common::swappiness)
-            .transpose()?
-            .flatten()
-            .is_some()
-        {
-            return Err(unsupported(
-                "memory.swappiness",
-                "cgroup v2 has no per-cgroup swappiness",
-            ));
-        }
-        if m.disable_oom_killer() == Some(true) {
-            return Err(unsupported(
-                "memory.disableOOMKiller",
-                "cgroup v2 cannot disable the OOM killer",
-            ));
-        }
-        if m.use_hierarchy() == Some(false) {
-            return Err(unsupported(
-                "memory.useHierarchy",
-                "cgroup v2 is always hierarchical",
-            ));
-        }
+        refuse_v1_memory(m)?;
     }
     if let Some(c) = res.cpu() {
         if c.realtime_runtime().is_some_and(|r| r != 0) {
@@ -121,6 +85,47 @@ fn refuse_v1_only(res: &LinuxResources) -> Result<(), ResourceError> {
                 "cgroup v2 has no net_prio controller",
             ));
         }
+    }
+    Ok(())
+}
+
+fn refuse_v1_memory(m: &LinuxMemory) -> Result<(), ResourceError> {
+    #[allow(deprecated)] // read only to refuse it
+    let kernel = m.kernel();
+    if kernel.is_some_and(|k| k != 0 && k != -1) {
+        return Err(unsupported(
+            "memory.kernel",
+            "cgroup v2 has no kernel memory limit",
+        ));
+    }
+    if m.kernel_tcp().is_some_and(|k| k != 0 && k != -1) {
+        return Err(unsupported(
+            "memory.kernelTCP",
+            "cgroup v2 has no TCP memory limit",
+        ));
+    }
+    if m.swappiness()
+        .map(common::swappiness)
+        .transpose()?
+        .flatten()
+        .is_some()
+    {
+        return Err(unsupported(
+            "memory.swappiness",
+            "cgroup v2 has no per-cgroup swappiness",
+        ));
+    }
+    if m.disable_oom_killer() == Some(true) {
+        return Err(unsupported(
+            "memory.disableOOMKiller",
+            "cgroup v2 cannot disable the OOM killer",
+        ));
+    }
+    if m.use_hierarchy() == Some(false) {
+        return Err(unsupported(
+            "memory.useHierarchy",
+            "cgroup v2 is always hierarchical",
+        ));
     }
     Ok(())
 }
