@@ -7,6 +7,7 @@
 //! attach the operation and path in their own error enums.
 #![allow(unsafe_code)]
 
+pub mod bpf;
 pub mod clone;
 pub mod fs;
 pub mod kernel;
