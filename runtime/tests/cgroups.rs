@@ -340,11 +340,18 @@ fn relative_cgroups_path_is_below_the_callers_own_cgroup() {
 
 #[test]
 fn device_cgroup_denies_nodes_outside_the_allow_list() {
-    let b = Bundle::new(&[
+    let mut b = Bundle::new(&[
         "sh",
         "-c",
         "mknod /tmp/mem c 1 1 && echo made; head -c1 /tmp/mem >/dev/null 2>/tmp/err; echo rc=$?; cat /tmp/err; echo x >/dev/null && echo null-ok",
     ]);
+    // The capability is not what refuses /dev/mem: the device cgroup is.
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_MKNOD"));
+    }
     let out = b.run_container("dev");
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
@@ -356,4 +363,27 @@ fn device_cgroup_denies_nodes_outside_the_allow_list() {
         "/dev/mem must be refused: {text}"
     );
     assert!(text.contains("null-ok"), "{text}");
+}
+
+#[test]
+fn hugepage_limits_land_wherever_the_host_has_hugetlb() {
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.config["linux"]["resources"] =
+        json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}]});
+    ok(&b.create("huge", &[]));
+    let st: Value =
+        serde_json::from_slice(&std::fs::read(b.root.join("huge/state.json")).unwrap()).unwrap();
+    let paths: Vec<PathBuf> = serde_json::from_value(st["berth"]["cgroup_paths"].clone()).unwrap();
+    // v1 hierarchy, the unified one of a hybrid host, or the v2 directory.
+    let file = paths
+        .iter()
+        .flat_map(|p| {
+            [
+                p.join("hugetlb.2MB.limit_in_bytes"),
+                p.join("hugetlb.2MB.max"),
+            ]
+        })
+        .find(|f| f.exists())
+        .expect("a hugetlb controller in the container's cgroups");
+    assert_eq!(read(&file), (4u64 << 20).to_string());
 }

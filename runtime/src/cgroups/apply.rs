@@ -22,14 +22,48 @@ pub fn apply(
             .ok()
             .map(|s| s.trim().to_string())
     };
-    let writes = resources::plan(res, version, &current)?;
+    // Hybrid hosts may carry a controller only on the unified hierarchy
+    // (hugetlb here): its limits are written there, as v2 values.
+    let hugetlb_on_unified = version == Version::V1
+        && placement.dir("hugetlb").is_none()
+        && placement.v2.is_some()
+        && res
+            .hugepage_limits()
+            .as_ref()
+            .is_some_and(|l| !l.is_empty());
+    let (res_v1, unified_writes) = match hugetlb_on_unified {
+        false => (None, Vec::new()),
+        true => {
+            let mut rest = res.clone();
+            rest.set_hugepage_limits(None);
+            let mut huge = LinuxResources::default();
+            huge.set_hugepage_limits(res.hugepage_limits().clone());
+            let dir = placement.v2.as_deref().expect("checked above");
+            let current_v2 = |_: &str, file: &str| -> Option<String> {
+                std::fs::read_to_string(dir.join(file))
+                    .ok()
+                    .map(|s| s.trim().to_string())
+            };
+            (
+                Some(rest),
+                resources::plan(&huge, Version::V2, &current_v2)?,
+            )
+        }
+    };
+    let writes = resources::plan(res_v1.as_ref().unwrap_or(res), version, &current)?;
     if version == Version::V2 {
         if let Some(dir) = &placement.v2 {
             super::v2::enable_controllers(dir, &writes)?;
         }
     }
+    if let Some(dir) = &placement.v2 {
+        super::v2::enable_controllers(dir, &unified_writes)?;
+    }
     for w in &writes {
         write(placement, version, w)?;
+    }
+    for w in &unified_writes {
+        write(placement, Version::V2, w)?;
     }
     if let Some(rules) = rules {
         match version {

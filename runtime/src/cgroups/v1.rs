@@ -16,6 +16,8 @@ pub struct V1Manager {
     /// (directory, is cpuset) per hierarchy.
     dirs: Vec<(PathBuf, bool)>,
     placement: Placement,
+    /// The unified hierarchy's mountpoint on hybrid hosts.
+    unified_root: Option<PathBuf>,
 }
 
 impl V1Manager {
@@ -38,11 +40,13 @@ impl V1Manager {
         }
         if let Some(u) = unified {
             let path = container_path(cgroups_path, id, &own_cgroup(self_cgroup, None));
-            let dir = join(u, &path);
-            placement.v2 = Some(dir.clone());
-            dirs.push((dir, false));
+            placement.v2 = Some(join(u, &path));
         }
-        V1Manager { dirs, placement }
+        V1Manager {
+            dirs,
+            placement,
+            unified_root: unified.map(Path::to_path_buf),
+        }
     }
 }
 
@@ -90,12 +94,17 @@ impl Manager for V1Manager {
         for (dir, cpuset) in &self.dirs {
             create_dir(dir, *cpuset)?;
         }
+        // The unified hierarchy may carry controllers (hugetlb here): they
+        // are enabled level by level as on a v2 host.
+        if let (Some(root), Some(dir)) = (&self.unified_root, &self.placement.v2) {
+            super::v2::create_with_controllers(root, dir)?;
+        }
         Ok(())
     }
 
     fn add(&self, pid: i32) -> Result<(), CgroupError> {
         let pid = pid.to_string();
-        for (dir, _) in &self.dirs {
+        for dir in self.placement.paths().iter() {
             let f = dir.join("cgroup.procs");
             std::fs::write(&f, &pid).map_err(io_err("write", &f))?;
         }
@@ -111,12 +120,12 @@ impl Manager for V1Manager {
     }
 
     fn paths(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|(d, _)| d.clone()).collect()
+        self.placement.paths()
     }
 
     fn destroy(&self) -> Result<(), CgroupError> {
-        for (dir, _) in &self.dirs {
-            remove_dir_retry(dir)?;
+        for dir in self.placement.paths() {
+            remove_dir_retry(&dir)?;
         }
         Ok(())
     }

@@ -29,7 +29,7 @@ impl V2Manager {
 /// A level that refuses (processes in an inner node, a controller not
 /// delegated to it) keeps what it has: [`enable_controllers`] reports the
 /// missing controller against the field that needs it.
-fn create_with_controllers(root: &Path, dir: &Path) -> Result<(), CgroupError> {
+pub(crate) fn create_with_controllers(root: &Path, dir: &Path) -> Result<(), CgroupError> {
     let rel = dir.strip_prefix(root).unwrap_or(dir);
     let mut cur = root.to_path_buf();
     for comp in rel.components() {
