@@ -263,6 +263,11 @@ fn a_value_the_kernel_refuses_names_the_field_and_leaves_nothing() {
         false => PathBuf::from("/sys/fs/cgroup/cpuset/berth-it/refused"),
     };
     assert!(!leftover.exists(), "{} left behind", leftover.display());
+    // The parent is the caller's to remove, as with runc.
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(h.path().join("berth-it"));
+    }
+    let _ = std::fs::remove_dir("/sys/fs/cgroup/berth-it");
 }
 
 #[test]
@@ -333,9 +338,15 @@ fn relative_cgroups_path_is_below_the_callers_own_cgroup() {
         .join("berth-rel/c1");
     assert_eq!(dir, want);
     assert!(dir.is_dir());
+    let st: Value =
+        serde_json::from_slice(&std::fs::read(b.root.join("rel/state.json")).unwrap()).unwrap();
+    let all: Vec<PathBuf> = serde_json::from_value(st["berth"]["cgroup_paths"].clone()).unwrap();
     ok(&b.run(&["delete", "--force", "rel"]));
     assert!(!dir.exists(), "delete removes the cgroup");
-    let _ = std::fs::remove_dir(dir.parent().unwrap());
+    for p in all {
+        assert!(!p.exists(), "{} left behind", p.display());
+        let _ = std::fs::remove_dir(p.parent().unwrap());
+    }
 }
 
 #[test]
@@ -386,4 +397,15 @@ fn hugepage_limits_land_wherever_the_host_has_hugetlb() {
         .find(|f| f.exists())
         .expect("a hugetlb controller in the container's cgroups");
     assert_eq!(read(&file), (4u64 << 20).to_string());
+    ok(&b.run(&["delete", "--force", "huge"]));
+    // On a hybrid host berth had to enable hugetlb in the unified tree;
+    // give it back, or the host can no longer mount a v1 hugetlb hierarchy
+    // (crun 1.8 needs one here).
+    if Path::new("/sys/fs/cgroup/unified/berth").exists() {
+        let _ = std::fs::write(
+            "/sys/fs/cgroup/unified/berth/cgroup.subtree_control",
+            "-hugetlb",
+        );
+        let _ = std::fs::write("/sys/fs/cgroup/unified/cgroup.subtree_control", "-hugetlb");
+    }
 }

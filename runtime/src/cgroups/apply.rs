@@ -56,7 +56,8 @@ pub fn apply(
             super::v2::enable_controllers(dir, &writes)?;
         }
     }
-    if let Some(dir) = &placement.v2 {
+    if let (Some(dir), false) = (&placement.v2, unified_writes.is_empty()) {
+        super::v2::enable_down_to(dir, &["hugetlb"])?;
         super::v2::enable_controllers(dir, &unified_writes)?;
     }
     for w in &writes {

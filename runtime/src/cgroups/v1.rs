@@ -16,8 +16,6 @@ pub struct V1Manager {
     /// (directory, is cpuset) per hierarchy.
     dirs: Vec<(PathBuf, bool)>,
     placement: Placement,
-    /// The unified hierarchy's mountpoint on hybrid hosts.
-    unified_root: Option<PathBuf>,
 }
 
 impl V1Manager {
@@ -42,11 +40,7 @@ impl V1Manager {
             let path = container_path(cgroups_path, id, &own_cgroup(self_cgroup, None));
             placement.v2 = Some(join(u, &path));
         }
-        V1Manager {
-            dirs,
-            placement,
-            unified_root: unified.map(Path::to_path_buf),
-        }
+        V1Manager { dirs, placement }
     }
 }
 
@@ -94,10 +88,11 @@ impl Manager for V1Manager {
         for (dir, cpuset) in &self.dirs {
             create_dir(dir, *cpuset)?;
         }
-        // The unified hierarchy may carry controllers (hugetlb here): they
-        // are enabled level by level as on a v2 host.
-        if let (Some(root), Some(dir)) = (&self.unified_root, &self.placement.v2) {
-            super::v2::create_with_controllers(root, dir)?;
+        // The unified hierarchy only places the process: its controllers
+        // (hugetlb here) are enabled when a limit needs one (see apply),
+        // since enabling one keeps the host from mounting it on v1.
+        if let Some(dir) = &self.placement.v2 {
+            create_dir(dir, false)?;
         }
         Ok(())
     }

@@ -66,6 +66,30 @@ pub(crate) fn create_with_controllers(root: &Path, dir: &Path) -> Result<(), Cgr
     Ok(())
 }
 
+/// Enables `controllers` in every level from the hierarchy's root down to
+/// the parent of `dir` (a hybrid host's unified tree, where berth enables
+/// only what a limit needs). The root is the highest ancestor that is
+/// still a cgroup directory.
+pub fn enable_down_to(dir: &Path, controllers: &[&str]) -> Result<(), CgroupError> {
+    let mut levels: Vec<&Path> = dir
+        .ancestors()
+        .skip(1)
+        .take_while(|p| p.join("cgroup.controllers").exists())
+        .collect();
+    levels.reverse();
+    for level in levels {
+        let enabled =
+            std::fs::read_to_string(level.join("cgroup.subtree_control")).unwrap_or_default();
+        for c in controllers {
+            if !enabled.split_whitespace().any(|e| e == *c) {
+                let f = level.join("cgroup.subtree_control");
+                std::fs::write(&f, format!("+{c}")).map_err(io_err("write", &f))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks that every controller the writes need is available in `dir`.
 pub fn enable_controllers(dir: &Path, writes: &[Write]) -> Result<(), CgroupError> {
     let have = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
