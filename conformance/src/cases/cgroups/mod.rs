@@ -168,9 +168,9 @@ fn hugepage_sizes() -> Vec<(String, u64)> {
 
 /// The kernel's hugetlb cgroup size label (mm/hugetlb_cgroup.c: GB, MB or KB).
 pub fn hugetlb_name(kb: u64) -> String {
-    if kb >= 1 << 20 && kb % (1 << 20) == 0 {
+    if kb >= 1 << 20 && kb.is_multiple_of(1 << 20) {
         format!("{}GB", kb >> 20)
-    } else if kb >= 1 << 10 && kb % (1 << 10) == 0 {
+    } else if kb >= 1 << 10 && kb.is_multiple_of(1 << 10) {
         format!("{}MB", kb >> 10)
     } else {
         format!("{kb}KB")
@@ -243,10 +243,18 @@ pub fn run(ctx: &mut Ctx, plan_fn: PlanFn) -> CaseResult {
             RUN_TIMEOUT.as_secs()
         ))
     })?;
-    updated?;
+    let judged = judge_checker_output(&stdout, &stderr);
+    if let Err(e) = updated {
+        // The first pass still tells whether create applied the values.
+        let seen = match judged {
+            Ok(()) => "every check passed".to_string(),
+            Err(Verdict::Fail(f) | Verdict::Skip(f)) => f,
+        };
+        return Err(Verdict::Fail(format!("{e}; checker: {seen}")));
+    }
     ctx.wait_status(&id, "stopped", Duration::from_secs(5))?;
     ctx.delete(&id, false)?;
-    judge_checker_output(&stdout, &stderr)
+    judged
 }
 
 fn wait_for_file(path: &Path, timeout: Duration) -> CaseResult {
@@ -284,4 +292,24 @@ pub fn loop_device(ctx: &mut Ctx) -> Result<LoopDev, Verdict> {
     let sched = format!("/sys/block/{name}/queue/scheduler");
     let bfq = std::fs::write(&sched, "bfq").is_ok() && read_trimmed(&sched).contains("[bfq]");
     Ok(LoopDev { major, minor, bfq })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hugetlb_names_follow_the_kernel() {
+        assert_eq!(hugetlb_name(2048), "2MB");
+        assert_eq!(hugetlb_name(1048576), "1GB");
+        assert_eq!(hugetlb_name(64), "64KB");
+    }
+
+    #[test]
+    fn merge_keeps_device_rules() {
+        let mut c = spec::default_config();
+        merge_resources(&mut c, &serde_json::json!({"pids": {"limit": 3}}));
+        assert_eq!(c["linux"]["resources"]["pids"]["limit"], 3);
+        assert!(c["linux"]["resources"]["devices"].is_array());
+    }
 }

@@ -42,6 +42,11 @@ pub fn cases() -> Vec<Case> {
         Case::host("cgroups/pause-resume", sleep_forever, pause_resume),
         Case::host("cgroups/ps-json-lists-init", sleep_forever, ps_json),
         Case::host("cgroups/events-stats", sleep_forever, events_stats),
+        Case::host(
+            "cgroups/delete-removes-cgroup",
+            sleep_forever,
+            delete_removes_cgroup,
+        ),
     ]
 }
 
@@ -89,19 +94,24 @@ fn start_running(ctx: &mut Ctx) -> Result<i64, Verdict> {
         .ok_or_else(|| Verdict::Fail(format!("state has no pid: {state}")))
 }
 
+/// The host directory of a process's cgroup for `v1` (the v2 one on v2).
+fn host_cgroup_dir(host: &Host, pid: i64, v1: &str) -> Result<String, Verdict> {
+    let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .map_err(|e| Verdict::Fail(format!("/proc/{pid}/cgroup: {e}")))?;
+    cgroup::own_dir(&proc_cgroup, &host.mounts, &host.ctl(v1))
+        .map_err(|e| Verdict::Fail(format!("finding the container's cgroup: {e}")))
+}
+
 /// The container's freezer file on the host and the values it shows frozen
 /// and thawed.
 fn freezer_file(pid: i64) -> Result<(String, &'static str, &'static str), Verdict> {
     let host = Host::detect();
-    let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        .map_err(|e| Verdict::Fail(format!("/proc/{pid}/cgroup: {e}")))?;
-    let (ctl, file, frozen, thawed) = if host.v2 {
-        ("", "cgroup.freeze", "1", "0")
+    let (file, frozen, thawed) = if host.v2 {
+        ("cgroup.freeze", "1", "0")
     } else {
-        ("freezer", "freezer.state", "FROZEN", "THAWED")
+        ("freezer.state", "FROZEN", "THAWED")
     };
-    let dir = cgroup::own_dir(&proc_cgroup, &host.mounts, ctl)
-        .map_err(|e| Verdict::Fail(format!("finding the container's cgroup: {e}")))?;
+    let dir = host_cgroup_dir(&host, pid, "freezer")?;
     Ok((format!("{dir}/{file}"), frozen, thawed))
 }
 
@@ -182,4 +192,25 @@ fn events_stats(ctx: &mut Ctx) -> CaseResult {
         format!("data.pids.current is {}", v["data"]["pids"]["current"]),
     )?;
     ctx.delete(&id, true)
+}
+
+/// `delete --force` removes the container's cgroup (checked in the pids
+/// hierarchy, which every runtime must use for `events --stats`).
+fn delete_removes_cgroup(ctx: &mut Ctx) -> CaseResult {
+    let id = ctx.id.clone();
+    let pid = start_running(ctx)?;
+    let host = Host::detect();
+    host.need("pids", "pids")?;
+    let dir = host_cgroup_dir(&host, pid, "pids")?;
+    ensure(
+        std::path::Path::new(&dir).is_dir(),
+        format!("the container's cgroup {dir} is not a directory"),
+    )?;
+    ctx.delete(&id, true)?;
+    // rmdir only succeeds once the last task has left, so the runtime must
+    // wait for the kill to land before removing the cgroup.
+    ensure(
+        !std::path::Path::new(&dir).exists(),
+        format!("{dir} is still there after delete --force"),
+    )
 }

@@ -110,7 +110,15 @@ fn memory_reservation(_: &mut Ctx, h: &Host) -> PlanResult {
 /// `swap` is memory+swap: v1 shows it as is, v2 shows swap alone.
 fn memory_swap(_: &mut Ctx, h: &Host) -> PlanResult {
     h.need("memory", "memory")?;
-    if !h.v2 {
+    if h.v2 {
+        // memory.swap.max exists unless the kernel lacks swap or accounts none.
+        let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+        if !std::path::Path::new("/proc/swaps").exists()
+            || cmdline.split_whitespace().any(|w| w == "swapaccount=0")
+        {
+            return Err(Verdict::Skip("this kernel does no swap accounting".into()));
+        }
+    } else {
         need_root_file(h, "memory", "memory.memsw.limit_in_bytes")?;
     }
     let m = h.ctl("memory");
@@ -240,7 +248,7 @@ fn cpu_realtime(_: &mut Ctx, h: &Host) -> PlanResult {
 fn cpuset(_: &mut Ctx, h: &Host) -> PlanResult {
     h.need("cpuset", "cpuset")?;
     let first = |list: &str| {
-        list.split(|c: char| c == ',' || c == '-')
+        list.split([',', '-'])
             .next()
             .unwrap_or("0")
             .to_string()
@@ -458,5 +466,135 @@ fn pick<'a>(h: &Host, v1: &'a str, v2: &'a str) -> &'a str {
         v2
     } else {
         v1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::driver::bundle::Bundle;
+    use crate::driver::runtime::Runtime;
+
+    fn host(v2: bool) -> Host {
+        let controllers: BTreeSet<String> = if v2 {
+            ["cpu", "cpuset", "io", "memory", "pids", "hugetlb"]
+        } else {
+            ["cpu", "cpuset", "blkio", "memory", "pids", "hugetlb"]
+        }
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+        Host {
+            v2,
+            controllers,
+            mounts: Vec::new(),
+            cpus: "0-3".into(),
+            mems: "0".into(),
+            hugepages: vec![("2MB".into(), 2 << 20)],
+        }
+    }
+
+    fn plan_for(name: &str, v2: bool) -> Result<Plan, Verdict> {
+        let rt = Runtime {
+            bin: "/nonexistent".into(),
+            root: "/nonexistent".into(),
+            log: "/nonexistent".into(),
+        };
+        let bundle = Bundle {
+            dir: "/nonexistent".into(),
+        };
+        let mut ctx = Ctx::new(&rt, bundle, json!({}), "t".into(), Default::default());
+        let f = TABLE.iter().find(|(n, _)| *n == name).unwrap().1;
+        f(&mut ctx, &host(v2))
+    }
+
+    fn files(e: &[Expect]) -> Vec<(String, String, String)> {
+        e.iter()
+            .map(|x| {
+                (
+                    x.controller.clone(),
+                    x.files[0].0.clone(),
+                    x.files[0].1.clone(),
+                )
+            })
+            .collect()
+    }
+
+    fn s(c: &str, f: &str, v: &str) -> (String, String, String) {
+        (c.into(), f.into(), v.into())
+    }
+
+    #[test]
+    fn v2_expectations_use_runc_conversions() {
+        let p = plan_for("cgroups/cpu-shares", true).unwrap();
+        assert_eq!(files(&p.expect), vec![s("", "cpu.weight", "20")]);
+        assert_eq!(
+            files(&p.update.unwrap().expect),
+            vec![s("", "cpu.weight", "39")]
+        );
+        let p = plan_for("cgroups/memory-swap", true).unwrap();
+        assert_eq!(
+            files(&p.expect),
+            vec![s("", "memory.swap.max", "134217728")]
+        );
+        assert_eq!(
+            files(&p.update.unwrap().expect),
+            vec![s("", "memory.swap.max", "268435456")]
+        );
+        let p = plan_for("cgroups/cpu-quota-period", true).unwrap();
+        assert_eq!(files(&p.expect), vec![s("", "cpu.max", "50000 100000")]);
+        let p = plan_for("cgroups/hugepage-limits", true).unwrap();
+        assert_eq!(files(&p.expect), vec![s("", "hugetlb.2MB.max", "8388608")]);
+    }
+
+    #[test]
+    fn v1_expectations_name_the_subsystem() {
+        let p = plan_for("cgroups/cpu-shares", false).unwrap();
+        assert_eq!(files(&p.expect), vec![s("cpu", "cpu.shares", "512")]);
+        let p = plan_for("cgroups/memory-limit", false).unwrap();
+        assert_eq!(
+            files(&p.expect),
+            vec![s("memory", "memory.limit_in_bytes", "268435456")]
+        );
+        let p = plan_for("cgroups/cpuset-cpus-mems", false).unwrap();
+        assert_eq!(
+            files(&p.update.unwrap().expect),
+            vec![
+                s("cpuset", "cpuset.cpus", "0-3"),
+                s("cpuset", "cpuset.mems", "0")
+            ]
+        );
+        let p = plan_for("cgroups/hugepage-limits", false).unwrap();
+        assert_eq!(
+            files(&p.expect),
+            vec![s("hugetlb", "hugetlb.2MB.limit_in_bytes", "8388608")]
+        );
+    }
+
+    #[test]
+    fn fields_without_an_interface_skip() {
+        for name in [
+            "cgroups/memory-kernel-tcp",
+            "cgroups/memory-swappiness",
+            "cgroups/memory-disable-oom-killer",
+            "cgroups/cpu-realtime",
+            "cgroups/network-class-id",
+        ] {
+            assert!(
+                matches!(plan_for(name, true), Err(Verdict::Skip(_))),
+                "{name}"
+            );
+        }
+        assert!(matches!(
+            plan_for("cgroups/unified", false),
+            Err(Verdict::Skip(_))
+        ));
+        assert!(plan_for("cgroups/unified", true).is_ok());
+        assert!(matches!(
+            plan_for("cgroups/rdma", true),
+            Err(Verdict::Skip(_))
+        ));
     }
 }
