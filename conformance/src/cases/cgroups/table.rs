@@ -247,12 +247,7 @@ fn cpu_realtime(_: &mut Ctx, h: &Host) -> PlanResult {
 /// Starts on the first online CPU and node; the update widens to every CPU.
 fn cpuset(_: &mut Ctx, h: &Host) -> PlanResult {
     h.need("cpuset", "cpuset")?;
-    let first = |list: &str| {
-        list.split([',', '-'])
-            .next()
-            .unwrap_or("0")
-            .to_string()
-    };
+    let first = |list: &str| list.split([',', '-']).next().unwrap_or("0").to_string();
     let (cpu0, mem0) = (first(&h.cpus), first(&h.mems));
     let c = h.ctl("cpuset");
     let both = |cpus: &str| {
