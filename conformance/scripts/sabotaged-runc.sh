@@ -1,13 +1,15 @@
 #!/bin/sh
 # A deliberately broken "runtime" for checking that the suite can fail: it
 # wraps runc but, on create, quietly drops or alters parts of the bundle's
-# config.json (the checker still reads the original copy in the rootfs).
+# config.json (the checker still reads the original copy in the rootfs), and
+# makes `update` a no-op that reports success.
 # Usage: berth-conformance --runtime conformance/scripts/sabotaged-runc.sh
 set -eu
 REAL=${SABOTAGE_REAL_RUNTIME:-/usr/sbin/runc}
 bundle=""
 prev=""
 for a in "$@"; do
+    [ "$a" = "update" ] && exit 0
     [ "$prev" = "--bundle" ] && bundle=$a
     prev=$a
 done
@@ -28,6 +30,8 @@ lin["maskedPaths"] = []
 lin["readonlyPaths"] = []
 lin.pop("sysctl", None)
 lin.pop("seccomp", None)
+res = lin.get("resources", {})
+lin["resources"] = {"devices": res["devices"]} if "devices" in res else {}
 lin["namespaces"] = [n for n in lin.get("namespaces", []) if n.get("type") != "ipc"]
 for m in c.get("mounts", []):
     m["options"] = [o for o in m.get("options", []) if o not in ("ro", "noexec", "nodev")]

@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use berth_conformance::checker::Observer;
+use berth_conformance::checker::{cgroups, Check, Observer};
 use berth_conformance::config::{Spec, CONFIG_IN_ROOTFS};
 
 fn main() -> ExitCode {
@@ -27,7 +27,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let checks = Observer::new(spec).run_all();
+    let obs = Observer::new(spec);
+    // Blocked before the first pass, so a SIGUSR1 sent as soon as the ready
+    // file appears is never lost.
+    let update = cgroups::wants_update(&obs).then(cgroups::block_usr1);
+    let mut checks = obs.run_all();
+    match update {
+        Some(Ok(set)) => {
+            let signal = cgroups::wait_for_update(&set);
+            let got = signal.ok;
+            checks.push(signal);
+            if got {
+                cgroups::after_update_checks(&obs, &mut checks);
+            }
+        }
+        Some(Err(e)) => checks.push(Check::error("cgroup.update-signal", "SIGUSR1", e)),
+        None => {}
+    }
     let failed = checks.iter().filter(|c| !c.ok).count();
     let mut stdout = std::io::stdout().lock();
     for c in &checks {

@@ -4,6 +4,7 @@
 //! config-driven checks must all pass, or a host-side function observing the
 //! runtime's CLI (`state` JSON, hook logs, exit codes).
 
+pub mod cgroups;
 pub mod devices;
 pub mod escape;
 pub mod hooks;
@@ -33,6 +34,10 @@ pub enum Run {
     Checker,
     /// Drive the runtime from the host and assert on what it shows.
     Host(fn(&mut Ctx) -> CaseResult),
+    /// A linux.resources case: the plan (resources, the cgroup files the
+    /// checker must see, an optional `update`) is computed for this host's
+    /// cgroup version, then run by [`cgroups::run`].
+    Cgroup(cgroups::PlanFn),
 }
 
 /// A config mutation that changes nothing (the default config is the case).
@@ -58,6 +63,15 @@ impl Case {
             mutate,
             setup: Some(setup),
             run: Run::Checker,
+        }
+    }
+
+    pub const fn cgroup(name: &'static str, plan: cgroups::PlanFn) -> Case {
+        Case {
+            name,
+            mutate: unchanged,
+            setup: None,
+            run: Run::Cgroup(plan),
         }
     }
 
@@ -88,6 +102,7 @@ pub fn all() -> Vec<Case> {
         lsm::cases(),
         escape::cases(),
         system::cases(),
+        cgroups::cases(),
     ]
     .into_iter()
     .flatten()

@@ -78,6 +78,24 @@ pub const XFAILS: &[Xfail] = &[
         case: "lsm/mount-label-without-selinux-is-ignored",
         reason: "runc 1.1 adds linux.mountLabel as a context= option to its mounts even without SELinux, and the kernel refuses the /dev tmpfs (EINVAL)",
     },
+    Xfail {
+        runtime: "runc",
+        version_prefix: "1.1.",
+        case: "cgroups/memory-kernel-tcp",
+        reason: "runc 1.1 no longer carries memory.kernelTCP into its cgroup config (there is no KernelMemoryTCP field in 1.1), so memory.kmem.tcp.limit_in_bytes stays unlimited",
+    },
+    Xfail {
+        runtime: "runc",
+        version_prefix: "1.1.",
+        case: "cgroups/cpu-burst",
+        reason: "runc 1.1 ignores cpu.burst: CFS bandwidth burst support came in runc 1.2 (opencontainers/runc#3749, #3145)",
+    },
+    Xfail {
+        runtime: "runc",
+        version_prefix: "1.1.",
+        case: "cgroups/cpu-idle",
+        reason: "runc 1.1 ignores cpu.idle: SCHED_IDLE support for cgroupfs came in runc 1.2 (opencontainers/runc#3377)",
+    },
 ];
 
 /// The reason `case` is expected to fail on this runtime, if it is.

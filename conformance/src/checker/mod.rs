@@ -6,6 +6,7 @@
 //! The areas live in submodules; this module holds the shared [`Check`] type and
 //! the [`Observer`] with the procfs snapshots the areas share.
 
+pub mod cgroups;
 mod devices;
 mod fs;
 mod isolation;
@@ -97,6 +98,7 @@ impl Observer {
         fs::checks(self, &mut checks);
         devices::checks(self, &mut checks);
         seccomp::checks(self, &mut checks);
+        cgroups::checks(self, &mut checks);
         checks
     }
 

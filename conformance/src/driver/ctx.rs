@@ -62,6 +62,7 @@ pub struct Ctx<'a> {
     pub host_ns: BTreeMap<String, u64>,
     containers: Vec<String>,
     mounts: Vec<PathBuf>,
+    loops: Vec<PathBuf>,
 }
 
 impl<'a> Ctx<'a> {
@@ -80,6 +81,7 @@ impl<'a> Ctx<'a> {
             host_ns,
             containers: Vec::new(),
             mounts: Vec::new(),
+            loops: Vec::new(),
         }
     }
 
@@ -90,6 +92,11 @@ impl<'a> Ctx<'a> {
     /// Registers a mount to detach at cleanup (before the bundle is removed).
     pub fn track_mount(&mut self, path: PathBuf) {
         self.mounts.push(path);
+    }
+
+    /// Registers a loop device to detach at cleanup (after the containers).
+    pub fn track_loop(&mut self, dev: PathBuf) {
+        self.loops.push(dev);
     }
 
     /// Writes the config and creates container `id` from this bundle.
@@ -197,6 +204,9 @@ impl Drop for Ctx<'_> {
         }
         for m in self.mounts.iter().rev() {
             host::detach(m);
+        }
+        for dev in &self.loops {
+            host::detach_loop(dev);
         }
     }
 }

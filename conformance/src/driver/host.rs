@@ -146,3 +146,50 @@ pub fn pid_alive(pid: i64) -> bool {
         Err(_) => false,
     }
 }
+
+/// Attaches a fresh sparse file of `size` bytes at `image` to a free loop
+/// device (`losetup --find --show`) and returns the device path.
+pub fn attach_loop(image: &Path, size: u64) -> Result<PathBuf, HostError> {
+    let io = |op: &'static str| {
+        let path = image.to_path_buf();
+        move |source| HostError::Io { op, path, source }
+    };
+    let file = std::fs::File::create(image).map_err(io("create"))?;
+    file.set_len(size).map_err(io("truncate"))?;
+    drop(file);
+    let out = std::process::Command::new("losetup")
+        .arg("--find")
+        .arg("--show")
+        .arg(image)
+        .output()
+        .map_err(io("losetup --find --show"))?;
+    let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || dev.is_empty() {
+        return Err(HostError::Io {
+            op: "losetup --find --show",
+            path: image.to_path_buf(),
+            source: std::io::Error::other(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+        });
+    }
+    Ok(PathBuf::from(dev))
+}
+
+/// Detaches a loop device; errors are ignored because this runs during cleanup.
+pub fn detach_loop(dev: &Path) {
+    let _ = std::process::Command::new("losetup")
+        .arg("--detach")
+        .arg(dev)
+        .output();
+}
+
+/// `(major, minor)` of a block or char device node.
+pub fn dev_numbers(dev: &Path) -> Result<(u64, u64), HostError> {
+    let rdev = std::fs::metadata(dev)
+        .map_err(|source| HostError::Io {
+            op: "stat",
+            path: dev.to_path_buf(),
+            source,
+        })?
+        .rdev();
+    Ok((nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev)))
+}

@@ -189,6 +189,7 @@ fn run_case(
         match case.run {
             Run::Checker => ctx.run_checker(),
             Run::Host(f) => f(&mut ctx),
+            Run::Cgroup(plan) => cases::cgroups::run(&mut ctx, plan),
         }
     }));
     drop(ctx);
