@@ -101,6 +101,9 @@ fn write(placement: &Placement, version: Version, w: &Write) -> Result<(), Cgrou
             .ok_or_else(|| field("no cgroup v2 directory".into()))?,
     };
     let path = dir.join(&w.file);
+    if version == Version::V1 && w.file == "cpu.rt_runtime_us" {
+        lend_rt_runtime(dir, &w.value).map_err(|e| field(e.to_string()))?;
+    }
     if !path.exists() {
         return Err(field(format!(
             "not supported by this kernel ({} does not exist)",
@@ -114,4 +117,100 @@ fn write(placement: &Placement, version: Version, w: &Write) -> Result<(), Cgrou
             path.display()
         ))
     })
+}
+
+/// v1 realtime bandwidth is a budget handed down the tree: the children of
+/// a cgroup share at most its runtime/period, and new cgroups start with
+/// none. So each ancestor below the hierarchy's root (whose budget the
+/// kernel fixes) is raised, top down, to what its children need with the
+/// container's `value` over its period: just that, so siblings elsewhere
+/// in the tree keep what is left.
+fn lend_rt_runtime(dir: &Path, value: &str) -> std::io::Result<()> {
+    let read = |p: &Path, f: &str| -> i64 {
+        std::fs::read_to_string(p.join(f))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    // A child's budget over another period, rounded up.
+    let scaled = |(r, q): (i64, i64), period: i64| -> i64 {
+        if r > 0 && q > 0 {
+            (r * period + q - 1) / q
+        } else {
+            0
+        }
+    };
+    let budget = |p: &Path| (read(p, "cpu.rt_runtime_us"), read(p, "cpu.rt_period_us"));
+    let (Ok(want), want_period) = (value.parse::<i64>(), read(dir, "cpu.rt_period_us")) else {
+        return Ok(());
+    };
+    if want <= 0 || want_period <= 0 {
+        return Ok(());
+    }
+    let mut chain: Vec<&Path> = dir
+        .ancestors()
+        .skip(1)
+        .take_while(|p| p.join("cpu.rt_runtime_us").exists())
+        .collect();
+    chain.pop(); // the root's budget is the host's
+                 // Bottom up: what each level must hold for its children, the path
+                 // child at its new share.
+    let mut child: (&Path, (i64, i64)) = (dir, (want, want_period));
+    let mut plan = Vec::new();
+    for level in chain {
+        let period = read(level, "cpu.rt_period_us");
+        let others: i64 = std::fs::read_dir(level)?
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && e.path() != child.0)
+            .map(|e| scaled(budget(&e.path()), period))
+            .sum();
+        let need = others + scaled(child.1, period);
+        let have = read(level, "cpu.rt_runtime_us");
+        if have < need {
+            plan.push((level, need));
+        }
+        child = (level, (need.max(have), period));
+    }
+    for (level, need) in plan.into_iter().rev() {
+        let f = level.join("cpu.rt_runtime_us");
+        std::fs::write(&f, need.to_string()).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("raise {} to {need}: {e}", f.display()))
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(dir: &Path, runtime: i64, period: i64) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("cpu.rt_runtime_us"), runtime.to_string()).unwrap();
+        std::fs::write(dir.join("cpu.rt_period_us"), period.to_string()).unwrap();
+    }
+
+    fn runtime(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("cpu.rt_runtime_us")).unwrap()
+    }
+
+    #[test]
+    fn rt_budget_is_lent_down_the_path_counting_siblings_and_never_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        set(root, 950_000, 1_000_000);
+        set(&root.join("berth"), 0, 1_000_000);
+        set(&root.join("berth/old"), 20_000, 1_000_000); // a sibling holding 2%
+        set(&root.join("berth/new"), 0, 100_000);
+        set(&root.join("other"), 100_000, 1_000_000);
+        // 10000/100000 is 10% for the new container, plus the sibling's 2%.
+        lend_rt_runtime(&root.join("berth/new"), "10000").unwrap();
+        assert_eq!(runtime(&root.join("berth")), "120000");
+        assert_eq!(runtime(root), "950000", "the root is the host's");
+        assert_eq!(runtime(&root.join("other")), "100000");
+        // Enough already: nothing is written.
+        std::fs::write(root.join("berth/cpu.rt_runtime_us"), "500000").unwrap();
+        lend_rt_runtime(&root.join("berth/new"), "10000").unwrap();
+        assert_eq!(runtime(&root.join("berth")), "500000");
+    }
 }
