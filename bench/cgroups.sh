@@ -61,15 +61,19 @@ fi
 
 # 2 and 3: a running container per runtime
 jq '.process.args=["/bin/sleep","1000"]' "$work/config.json" > "$work/c" && mv "$work/c" "$work/config.json"
+started=()
 for rt in berth crun runc; do
-    "$(bin_of "$rt")" --root "$work/state-$rt" run -d --bundle "$work" "s-$rt" </dev/null >/dev/null 2>&1 \
-        || echo "  ($rt could not start a container)"
+    if "$(bin_of "$rt")" --root "$work/state-$rt" run -d --bundle "$work" "s-$rt" </dev/null >/dev/null 2>&1; then
+        started+=("$rt")
+    else
+        echo "  ($rt could not start a container; left out below)"
+    fi
 done
 runs=${RUNS:-50}
 echo
 echo "events --stats (crun 1.8's events is left out where it fails on this host):"
 cmds=()
-for rt in berth crun runc; do
+for rt in "${started[@]}"; do
     if "$(bin_of "$rt")" --root "$work/state-$rt" events --stats "s-$rt" >/dev/null 2>&1; then
         cmds+=(-n "$rt" "$(bin_of "$rt") --root $work/state-$rt events --stats s-$rt")
     fi
@@ -78,7 +82,7 @@ hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/events.json" "${cmds
 echo
 echo "pause + resume round trip (one sh -c each):"
 cmds=()
-for rt in berth crun runc; do
+for rt in "${started[@]}"; do
     b=$(bin_of "$rt")
     cmds+=(-n "$rt" "sh -c '$b --root $work/state-$rt pause s-$rt && $b --root $work/state-$rt resume s-$rt'")
 done
