@@ -232,7 +232,8 @@ fn kill_all_and_delete_force_reach_every_process() {
         b.save();
         let path = b.path().to_str().unwrap().to_string();
         ok(&b.run(&["run", "-d", "--bundle", &path, id]));
-        let procs_file = format!("/sys/fs/cgroup/pids/berth-it/{id}/cgroup.procs");
+        let procs_file =
+            common::cgroup_dir("pids", &format!("/berth-it/{id}")).join("cgroup.procs");
         let procs = || -> Vec<String> {
             std::fs::read_to_string(&procs_file)
                 .unwrap_or_default()
@@ -259,15 +260,10 @@ fn kill_all_and_delete_force_reach_every_process() {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        let freezer = format!("/sys/fs/cgroup/freezer/berth-it/{id}/freezer.state");
-        assert!(
-            !std::fs::read_to_string(&freezer)
-                .unwrap_or_default()
-                .contains("FROZEN"),
-            "left frozen"
-        );
+        let freezer = common::cgroup_dir("freezer", &format!("/berth-it/{id}"));
+        assert!(!common::cgroup_frozen(&freezer), "left frozen");
         ok(&b.run(&["delete", id]));
-        assert!(!std::path::Path::new(&procs_file).exists());
+        assert!(!procs_file.exists());
     }
 
     let b = Bundle::new(&["/bin/sleep", "100"]);
@@ -351,9 +347,8 @@ fn killed_launcher_leaves_no_init_and_delete_frees_the_id() {
         serde_json::json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "2"]}]});
     b.config["linux"]["cgroupsPath"] = serde_json::json!("/berth-it/killedlauncher");
     b.save();
-    let procs_file =
-        std::path::Path::new("/sys/fs/cgroup/pids/berth-it/killedlauncher/cgroup.procs");
-    let procs = || std::fs::read_to_string(procs_file).unwrap_or_default();
+    let procs_file = common::cgroup_dir("pids", "/berth-it/killedlauncher").join("cgroup.procs");
+    let procs = || std::fs::read_to_string(&procs_file).unwrap_or_default();
     let path = b.path().to_str().unwrap().to_string();
     let mut launcher = b
         .berth()
@@ -386,7 +381,7 @@ fn killed_launcher_leaves_no_init_and_delete_frees_the_id() {
     ok(&b.run(&["delete", "killed"]));
     assert!(!b.root.join("killed").exists());
     // Known leak (noted on the issue): the cgroup of a killed launcher.
-    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        let _ = std::fs::remove_dir(h.path().join("berth-it/killedlauncher"));
+    for dir in common::cgroup_dirs("/berth-it/killedlauncher") {
+        let _ = std::fs::remove_dir(dir);
     }
 }

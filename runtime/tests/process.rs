@@ -252,12 +252,8 @@ fn failing_prestart_hook_leaves_nothing_behind() {
         "{err}"
     );
     assert!(!b.root.join("failhook").exists(), "state dir left behind");
-    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        assert!(
-            !h.path().join("berth-it/failhook").exists(),
-            "cgroup left in {}",
-            h.path().display()
-        );
+    for dir in common::cgroup_dirs("/berth-it/failhook") {
+        assert!(!dir.exists(), "cgroup left: {}", dir.display());
     }
     let procs = std::process::Command::new("/bin/sh")
         .arg("-c")

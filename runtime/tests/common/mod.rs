@@ -202,3 +202,98 @@ pub fn ok(o: &Output) -> String {
     );
     stdout(o)
 }
+
+/// One cgroup hierarchy mounted under /sys/fs/cgroup, from
+/// /proc/self/mountinfo: the tests run on v1, hybrid and pure v2 hosts.
+pub struct CgroupMount {
+    pub point: PathBuf,
+    pub v2: bool,
+    /// v1: the controllers in the mount options; v2: cgroup.controllers.
+    pub controllers: Vec<String>,
+}
+
+pub fn cgroup_mounts() -> Vec<CgroupMount> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut mounts = Vec::new();
+    for line in info.lines() {
+        // id parent major:minor root point options [optional...] - type source superoptions
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let Some(point) = pre.split(' ').nth(4) else {
+            continue;
+        };
+        let mut post = post.split(' ');
+        let fstype = post.next().unwrap_or("");
+        let superopts = post.nth(1).unwrap_or("");
+        if !point.starts_with("/sys/fs/cgroup") {
+            continue;
+        }
+        let point = PathBuf::from(point);
+        match fstype {
+            "cgroup2" => {
+                let controllers = std::fs::read_to_string(point.join("cgroup.controllers"))
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect();
+                mounts.push(CgroupMount {
+                    point,
+                    v2: true,
+                    controllers,
+                });
+            }
+            "cgroup" => {
+                let controllers = superopts.split(',').map(String::from).collect();
+                mounts.push(CgroupMount {
+                    point,
+                    v2: false,
+                    controllers,
+                });
+            }
+            _ => {}
+        }
+    }
+    mounts
+}
+
+/// True on a pure cgroup v2 host (cgroup2 mounted at /sys/fs/cgroup itself).
+pub fn cgroup_v2() -> bool {
+    cgroup_mounts()
+        .iter()
+        .any(|m| m.v2 && m.point == Path::new("/sys/fs/cgroup"))
+}
+
+/// Where the runtime puts the cgroup of `cgroups_path` for `controller`: the
+/// unified directory on a v2 host, that controller's v1 hierarchy otherwise.
+pub fn cgroup_dir(controller: &str, cgroups_path: &str) -> PathBuf {
+    let rel = cgroups_path.trim_start_matches('/');
+    let mounts = cgroup_mounts();
+    let mount = if cgroup_v2() {
+        mounts
+            .iter()
+            .find(|m| m.v2 && m.point == Path::new("/sys/fs/cgroup"))
+    } else {
+        mounts
+            .iter()
+            .find(|m| !m.v2 && m.controllers.iter().any(|c| c == controller))
+    };
+    let mount = mount.unwrap_or_else(|| panic!("no cgroup hierarchy with {controller}"));
+    mount.point.join(rel)
+}
+
+/// The directory `cgroups_path` would have in every mounted hierarchy, for
+/// checks that nothing was left behind.
+pub fn cgroup_dirs(cgroups_path: &str) -> Vec<PathBuf> {
+    let rel = cgroups_path.trim_start_matches('/');
+    cgroup_mounts()
+        .into_iter()
+        .map(|m| m.point.join(rel))
+        .collect()
+}
+
+/// Whether the cgroup at `dir` is frozen: v1 freezer.state, v2 cgroup.freeze.
+pub fn cgroup_frozen(dir: &Path) -> bool {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    read("freezer.state").contains("FROZEN") || read("cgroup.freeze").trim() == "1"
+}
