@@ -29,9 +29,13 @@ pub fn run(g: &Globals, args: &Start) -> anyhow::Result<i32> {
         Mode::empty(),
     )?;
     // Opening the fifo released the init; waiting for its exec (and its
-    // startContainer hooks) must not hold kill or delete --force off.
-    let _ = std::fs::remove_file(c.fifo_path());
+    // startContainer hooks) must not hold kill or delete --force off. The
+    // fifo's name goes only once the init has written through it: the init
+    // may not have reached its open yet (create returns before that), and
+    // unlinking now would leave it ENOENT.
     c.unlock();
+    let fifo_path = c.fifo_path();
+    let mut unlinked = false;
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -48,13 +52,22 @@ pub fn run(g: &Globals, args: &Start) -> anyhow::Result<i32> {
         if fifo_ready {
             match nix::unistd::read(&fifo, &mut buf) {
                 Ok(0) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    if !unlinked {
+                        let _ = std::fs::remove_file(&fifo_path);
+                        unlinked = true;
+                    }
+                }
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(e.into()),
             }
         } else if init_gone {
             break;
         }
+    }
+    if !unlinked {
+        let _ = std::fs::remove_file(&fifo_path);
     }
     match got.split_first() {
         Some((b'0', [])) => {}
