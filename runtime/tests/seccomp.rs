@@ -361,7 +361,18 @@ fn notify_hands_the_listener_to_an_agent_that_answers() {
         let (msg, fd) = berth::seccomp::listener::accept(&listener).unwrap();
         let mut answered = 0;
         // First mkdir: refused with EMLINK; then let everything run.
-        while let Ok(n) = notif_recv(&fd) {
+        // Poll first: once the filter has no tasks left its fd reports
+        // POLLHUP, while RECV itself blocks forever on older kernels (6.1).
+        loop {
+            use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+            use std::os::fd::AsFd;
+            let mut pfd = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            poll(&mut pfd, PollTimeout::NONE).unwrap();
+            let ready = pfd[0].revents().unwrap_or(PollFlags::empty());
+            if !ready.contains(PollFlags::POLLIN) {
+                break;
+            }
+            let Ok(n) = notif_recv(&fd) else { break };
             let answer = if answered == 0 {
                 Answer::Error(libc::EMLINK)
             } else {
