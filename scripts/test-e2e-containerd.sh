@@ -9,7 +9,8 @@
 #   BERTH=target/debug/berth bash scripts/...      # skip the release build
 #   E2E_SKIP_NEGATIVE=1 ...                        # skip the can-fail check
 #
-# Installs containerd, docker-registry, skopeo, umoci and bats if missing.
+# Installs containerd, docker-registry, skopeo, umoci, bats and python3-grpcio
+# (for the CRI pod test) if missing.
 # Everything else (registry, containerd, images) is private to temp dirs
 # and torn down; containerd's logs of each run are kept in $E2E_RESULTS
 # (default /tmp/berth-e2e-containerd) with the TAP output.
@@ -28,6 +29,9 @@ missing=()
 for p in "${!provides[@]}"; do
     command -v "${provides[$p]}" >/dev/null || missing+=("$p")
 done
+# The suite's CRI client (tests/e2e/cri/cri.py) speaks gRPC through Debian's
+# grpcio; bookworm has no crictl.
+/usr/bin/python3 -c 'import grpc' 2>/dev/null || missing+=(python3-grpcio)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test-e2e-containerd: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

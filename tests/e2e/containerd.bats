@@ -43,6 +43,7 @@ teardown_file() {
     e2e_containerd_stop "$E2E_WORK"
     e2e_registry_stop
     # The per-namespace parent cgroups containerd's default cgroupsPath makes.
+    find /sys/fs/cgroup -maxdepth 3 -type d -name "$E2E_NS-cri" -exec rmdir {} + 2>/dev/null || true
     find /sys/fs/cgroup -maxdepth 3 -type d -name "$E2E_NS" -exec rmdir {} + 2>/dev/null || true
     if [ -n "${E2E_LOG_DIR:-}" ]; then
         mkdir -p "$E2E_LOG_DIR"
@@ -459,4 +460,63 @@ count_above() { [ "$(cat "/proc/$1/root/tmp/count")" -gt "$2" ]; }
     run grep -E 'failed to load plugin.*cri|cri.*level=(error|fatal)' "$E2E_WORK/containerd.log"
     echo "$output"
     [ "$status" = 1 ]
+}
+
+# cri ARGS... : the suite's CRI client (tests/e2e/cri/cri.py) on containerd's
+# socket, bounded.
+cri() {
+    timeout -k 5 60 /usr/bin/python3 "$BATS_TEST_DIRNAME/cri/cri.py" --sock "$E2E_CTRD_SOCK" "$@" </dev/null
+}
+
+@test "CRI pod on runtime handler 'berth': sandbox, container, exec, update, stop, remove" {
+    if ! /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
+        skip "python3-grpcio is not installed"
+    fi
+    local logs=$E2E_WORK/pods parent=/$E2E_NS-cri pod cid pid st
+    mkdir -p "$logs"
+    run cri version
+    echo "$output"
+    [ "$(jq -r .runtime_name <<<"$output")" = containerd ]
+    cri pull "$IMG" >/dev/null
+    # The pod shares the node's network namespace, so no CNI is needed.
+    pod=$(cri runp pod1 --log-dir "$logs" --handler berth --cgroup-parent "$parent")
+    run cri podstatus "$pod"
+    echo "$output"
+    [ "$(jq -r .state <<<"$output")" = READY ]
+    [ "$(jq -r .runtime_handler <<<"$output")" = berth ]
+    cid=$(cri create "$pod" c1 --pod-name pod1 --log-dir "$logs" --cgroup-parent "$parent" \
+        --image "$IMG" --log-path c1.log -- /bin/sh -c 'echo hello-cri; exec sleep 300')
+    cri start "$cid"
+    st=$(cri status "$cid")
+    echo "$st"
+    [ "$(jq -r .state <<<"$st")" = RUNNING ]
+    [ "$(jq -r .runtime_options.binary_name <<<"$st")" = "$RUNTIME" ]
+    pid=$(jq -r .pid <<<"$st")
+    # CRI's cgroupfs layout: <cgroup_parent>/<container id>.
+    grep -q ":memory:$parent/$cid\$" "/proc/$pid/cgroup"
+    e2e_wait_until 10 grep -q ' stdout F hello-cri$' "$logs/c1.log"
+    run cri exec "$cid" -- sh -c 'echo exec-out; echo exec-err >&2; exit 3'
+    echo "$output"
+    [ "$status" = 3 ]
+    [[ "$output" == *exec-out* && "$output" == *exec-err* ]]
+    # The container shares the sandbox's pid namespace (CRI's POD default).
+    [ "$(readlink "/proc/$pid/ns/pid")" = "$(readlink "/proc/$(jq -r .pid < <(cri podstatus "$pod"))/ns/pid")" ]
+    # UpdateContainerResources goes through the shim to `<runtime> update`.
+    cri update "$cid" --memory 100663296 --cpu-shares 256
+    if [ -d /sys/fs/cgroup/memory ]; then
+        [ "$(cat "/sys/fs/cgroup/memory$parent/$cid/memory.limit_in_bytes")" = 100663296 ]
+        [ "$(cat "$(ls -d /sys/fs/cgroup/cpu,cpuacct /sys/fs/cgroup/cpu 2>/dev/null | head -1)$parent/$cid/cpu.shares")" = 256 ]
+    fi
+    cri stop "$cid" --timeout 5
+    st=$(cri status "$cid")
+    echo "$st"
+    [ "$(jq -r .state <<<"$st")" = EXITED ]
+    [ "$(jq -r .exit_code <<<"$st")" = 143 ] # SIGTERM: not pid 1, the pause process is
+    cri rm "$cid"
+    cri stopp "$pod"
+    cri rmp "$pod"
+    [ -z "$(ls -A "$E2E_WORK/cri-runc-root/k8s.io" 2>/dev/null)" ]
+    [ -z "$(ls -A "$E2E_CTRD_STATE/io.containerd.runtime.v2.task/k8s.io" 2>/dev/null)" ]
+    [ -z "$(find /sys/fs/cgroup -maxdepth 3 -type d -path "*$parent/*")" ]
+    find /sys/fs/cgroup -maxdepth 2 -type d -path "*$parent" -exec rmdir {} + 2>/dev/null || true
 }

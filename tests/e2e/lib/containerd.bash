@@ -42,11 +42,18 @@ disabled_plugins = [
   level = "debug"
 
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${E2E_REGISTRY:-127.0.0.1:1}/busybox:latest"
+  sandbox_image = "${E2E_REGISTRY:-127.0.0.1:1}/pause:latest"
   disable_tcp_service = true
+  # Sandboxes ask for oom_score_adj -998; lowering it needs CAP_SYS_RESOURCE,
+  # which some CI VMs withhold even from root (runc fails the same way).
+  # This clamps to containerd's own score instead.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     conf_dir = "$dir/cni/net.d"
     bin_dir = "$dir/cni/bin"
+  # The private registry speaks plain http.
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."${E2E_REGISTRY:-127.0.0.1:1}"]
+    endpoint = ["http://${E2E_REGISTRY:-127.0.0.1:1}"]
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "berth"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
@@ -71,18 +78,23 @@ e2e_ctr() {
     timeout -k 5 "${E2E_CTR_TIMEOUT:-30}" ctr --address "$E2E_CTRD_SOCK" -n "${E2E_NS:-e2e}" "$@" </dev/null
 }
 
-# e2e_containerd_stop WORKDIR : kill every task left in namespace $E2E_NS,
+# e2e_containerd_stop WORKDIR : kill every task left in any namespace,
 # remove the containers, stop containerd, then unmount whatever it left
 # mounted under WORKDIR (snapshots, rootfs) so WORKDIR can be removed.
 e2e_containerd_stop() {
     local dir=$1 id m
+    local ns
     if [ -n "${E2E_CTRD_PID:-}" ]; then
-        for id in $(e2e_ctr tasks ls -q 2>/dev/null); do
-            e2e_ctr tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
-            e2e_ctr tasks delete -f "$id" >/dev/null 2>&1 || true
-        done
-        for id in $(e2e_ctr containers ls -q 2>/dev/null); do
-            e2e_ctr containers rm "$id" >/dev/null 2>&1 || true
+        # Every namespace: CRI works in k8s.io.
+        for ns in $(E2E_NS=default e2e_ctr namespaces ls -q 2>/dev/null); do
+            for id in $(E2E_NS=$ns e2e_ctr tasks ls -q 2>/dev/null); do
+                E2E_NS=$ns e2e_ctr tasks resume "$id" >/dev/null 2>&1 || true
+                E2E_NS=$ns e2e_ctr tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
+                E2E_NS=$ns e2e_ctr tasks delete -f "$id" >/dev/null 2>&1 || true
+            done
+            for id in $(E2E_NS=$ns e2e_ctr containers ls -q 2>/dev/null); do
+                E2E_NS=$ns e2e_ctr containers rm "$id" >/dev/null 2>&1 || true
+            done
         done
         kill "$E2E_CTRD_PID" 2>/dev/null || true
         timeout 15 tail --pid="$E2E_CTRD_PID" -f /dev/null 2>/dev/null || kill -9 "$E2E_CTRD_PID" 2>/dev/null || true
