@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # berth under the real containerd (Debian's 1.6), as the binary of the runc
 # v2 shim: runs tests/e2e/containerd.bats against berth and, as the
-# reference, against runc; then proves the suite can fail by running two of
-# its tests against runc wrappers that break exactly what those tests check
-# (pause made a no-op, `kill --all` demoted to a plain kill), which must fail.
+# reference, against runc; then proves the suite can fail by running three
+# of its tests against runc wrappers that break exactly what those tests
+# check (pause made a no-op, `kill --all` demoted to a plain kill, delete
+# made a no-op that leaves state and cgroups), which must fail.
 #
 #   bash scripts/test-e2e-containerd.sh            # as root, no tty needed
 #   BERTH=target/debug/berth bash scripts/...      # skip the release build
@@ -91,8 +92,15 @@ args=()
 for a; do [ "\$a" = --all ] || [ "\$a" = -a ] || args+=("\$a"); done
 exec $runc "\${args[@]}"
 EOF
+    # runc whose delete succeeds and removes nothing (state dir, cgroups).
+    cat >"$wrappers/runc-nodelete" <<EOF
+#!/bin/sh
+for a; do [ "\$a" = delete ] && exit 0; done
+exec $runc "\$@"
+EOF
     chmod +x "$wrappers"/runc-*
-    for case in "nopause:task pause and resume" "noall:task kill --all"; do
+    for case in "nopause:task pause and resume" "noall:task kill --all" \
+        "nodelete:task delete --force and container rm"; do
         name=can-fail-${case%%:*}
         suite "$name" "$wrappers/runc-${case%%:*}" -f "${case#*:}"
         if [ "$suite_rc" = 0 ]; then

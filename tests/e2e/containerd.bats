@@ -42,9 +42,11 @@ setup_file() {
 teardown_file() {
     e2e_containerd_stop "$E2E_WORK"
     e2e_registry_stop
-    # The per-namespace parent cgroups containerd's default cgroupsPath makes.
-    find /sys/fs/cgroup -maxdepth 3 -type d -name "$E2E_NS-cri" -exec rmdir {} + 2>/dev/null || true
-    find /sys/fs/cgroup -maxdepth 3 -type d -name "$E2E_NS" -exec rmdir {} + 2>/dev/null || true
+    # The per-namespace parent cgroups containerd's default cgroupsPath
+    # makes, and whatever a broken runtime left under them (deepest first).
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d \( -path "*/$E2E_NS" -o -path "*/$E2E_NS/*" \
+        -o -path "*/$E2E_NS-cri" -o -path "*/$E2E_NS-cri/*" \) 2>/dev/null | sort -r |
+        while read -r d; do rmdir "$d" 2>/dev/null || true; done
     if [ -n "${E2E_LOG_DIR:-}" ]; then
         mkdir -p "$E2E_LOG_DIR"
         cp "$E2E_WORK/containerd.log" "$E2E_WORK/registry.log" "$E2E_LOG_DIR/" 2>/dev/null || true
