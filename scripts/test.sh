@@ -3,8 +3,9 @@
 # integration tests that run real containers, then the conformance suite
 # against berth (must pass fully) and against runc (the reference: proves the
 # checks can fail and that runc's known deviations are still the only ones),
-# then the same integration tests and conformance suite in a qemu guest that
-# mounts only cgroup v2 (this host is cgroup v1/hybrid).
+# then berth under the real containerd and podman (each suite also run with
+# runc as the reference), then the same integration tests and conformance
+# suite in a qemu guest that mounts only cgroup v2 (this host is v1/hybrid).
 #
 # Every stage has a time limit, so a hang fails the run with its name rather
 # than eating CI's budget; each prints how long it took.
@@ -31,6 +32,12 @@ driver=target/release/berth-conformance
 stage "conformance against berth" 600 "$driver" --runtime "$berth" --checker "$checker"
 stage "conformance against runc $(runc --version | head -1 | awk '{print $3}') (reference)" 600 \
     "$driver" --runtime "$(command -v runc)" --checker "$checker"
+stage "containerd e2e (berth, runc reference, can-fail checks)" 900 \
+    env BERTH="$berth" bash scripts/test-e2e-containerd.sh
+if [ -f scripts/test-e2e-podman.sh ]; then
+    stage "podman e2e (berth, runc reference, can-fail checks)" 900 \
+        env BERTH="$berth" bash scripts/test-e2e-podman.sh
+fi
 if [ "${BERTH_SKIP_GUEST:-0}" != 1 ]; then
     stage "cgroup v2 guest (qemu)" 1500 bash scripts/test-cgroup2.sh
 fi
