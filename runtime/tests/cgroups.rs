@@ -409,3 +409,17 @@ fn hugepage_limits_land_wherever_the_host_has_hugetlb() {
         let _ = std::fs::write("/sys/fs/cgroup/unified/cgroup.subtree_control", "-hugetlb");
     }
 }
+
+#[test]
+fn an_init_oom_killed_during_setup_says_so_and_leaves_nothing() {
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 1024, "swap": 1024}});
+    let out = b.run_container("oomset");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("OOM-killed (memory limit too low?)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!b.root.join("oomset").exists());
+}

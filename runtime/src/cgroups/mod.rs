@@ -374,6 +374,23 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// Whether the kernel's OOM killer has killed a process in the container's
+/// memory cgroup (v1 memory.oom_control, v2 memory.events).
+pub fn oom_killed(paths: &[PathBuf]) -> bool {
+    let count = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    paths.iter().any(|p| {
+        ["memory.oom_control", "memory.events"]
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(p.join(f)).ok())
+            .any(|t| count(&t) > 0)
+    })
+}
+
 /// Whether the container's cgroup is frozen (v1 freezer or v2 cgroup.freeze).
 pub fn is_frozen(paths: &[PathBuf]) -> bool {
     for p in paths {

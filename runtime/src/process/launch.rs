@@ -449,8 +449,14 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
     drop(wait);
     cleanup.child = Some((first_pid, first_pidfd));
 
-    let (pid, pidfd) = connect_init(&parent_chan, &plan, &mut cleanup, first_pid)?;
-    wait_ready(&parent_chan, &plan, opts.id, pid, listener.as_ref())?;
+    let oom = |e: LaunchError| match e {
+        LaunchError::Init(_) if cgroups::oom_killed(&cgroup_paths) => {
+            LaunchError::Init("container init was OOM-killed (memory limit too low?)".into())
+        }
+        e => e,
+    };
+    let (pid, pidfd) = connect_init(&parent_chan, &plan, &mut cleanup, first_pid).map_err(oom)?;
+    wait_ready(&parent_chan, &plan, opts.id, pid, listener.as_ref()).map_err(oom)?;
     let console = match console_recv {
         Some(sock) => Some(crate::console::recv_fd(&sock).map_err(io("receive pty master"))?),
         None => None,
