@@ -329,3 +329,172 @@ pm_tty() {
     [ "$output" = alive ]
     pm rm -f -t 0 "$id"
 }
+
+@test "-it: an interactive shell reads piped input through the pty" {
+    local cmd
+    cmd=$(printf '%q ' podman --root "$E2E/root" --runroot "$E2E/runroot" \
+        --runtime "$WRAPPER" run --rm -it "$IMG" sh)
+    run -5 bash -c 'printf "echo it-\$((6*7))\nexit 5\n" | timeout -k 5 30 script -qec "$1" /dev/null' _ "$cmd"
+    # the shell computed it, so it read the input (the echo of the typed
+    # line shows the unexpanded text)
+    [[ "$output" == *it-42* ]]
+}
+
+@test "resources at create: memory (OOM kill 137), pids, cpu quota, oom_score_adj" {
+    run -0 pm run --rm --memory 32m --memory-swap 32m --pids-limit 77 --cpus 0.5 \
+        --oom-score-adj 123 "$IMG" sh -c '
+            cat /proc/self/oom_score_adj
+            cg=$(grep -E "^[0-9]+:pids:" /proc/self/cgroup | cut -d: -f3)
+            echo "$cg"'
+    [ "${lines[0]}" = 123 ]
+    local id
+    id=$(run_detached --memory 32m --memory-swap 32m --pids-limit 77 --cpus 0.5 "$IMG" sleep 1000)
+    wait_for 10 is_status "$id" running
+    local pid
+    pid=$(ctr_pid "$id")
+    [ "$(cat "$(e2e_cgroup_dir "$pid" memory)/memory.limit_in_bytes")" = $((32 << 20)) ]
+    [ "$(cat "$(e2e_cgroup_dir "$pid" pids)/pids.max")" = 77 ]
+    [ "$(cat "$(e2e_cgroup_dir "$pid" cpu)/cpu.cfs_quota_us")" = 50000 ]
+    [ "$(cat "$(e2e_cgroup_dir "$pid" cpu)/cpu.cfs_period_us")" = 100000 ]
+    pm rm -f -t 0 "$id"
+    # a 64 MiB buffer under a 32 MiB limit: the kernel kills it
+    run -137 pm run --rm --memory 32m --memory-swap 32m "$IMG" \
+        dd if=/dev/zero of=/dev/null bs=64M count=1
+}
+
+@test "security: caps, no-new-privileges, seccomp, read-only rootfs" {
+    run -0 pm run --rm --cap-drop all --cap-add NET_ADMIN --security-opt no-new-privileges \
+        "$IMG" grep -E '^(CapEff|CapBnd|CapPrm|NoNewPrivs|Seccomp):' /proc/self/status
+    [[ "$output" == *$'CapPrm:\t0000000000001000'* ]]
+    [[ "$output" == *$'CapEff:\t0000000000001000'* ]]
+    [[ "$output" == *$'CapBnd:\t0000000000001000'* ]]
+    [[ "$output" == *$'NoNewPrivs:\t1'* ]]
+    [[ "$output" == *$'Seccomp:\t2'* ]]
+    # podman's default set: CHOWN (bit 0) and KILL (5) yes, SYS_ADMIN (21) no
+    run -0 pm run --rm "$IMG" sh -c 'grep -E "^CapEff:" /proc/self/status | cut -f2'
+    local eff=$((16#$output))
+    [ $((eff & 1)) = 1 ]
+    [ $(((eff >> 5) & 1)) = 1 ]
+    [ $(((eff >> 21) & 1)) = 0 ]
+    run -0 pm run --rm --security-opt seccomp=unconfined "$IMG" grep -E '^Seccomp:' /proc/self/status
+    [[ "$output" == $'Seccomp:\t0' ]]
+    run -0 pm run --rm --read-only "$IMG" sh -c 'touch /x 2>/dev/null && echo rw || echo ro; touch /tmp/y && echo tmp-rw'
+    [ "$output" = $'ro\ntmp-rw' ]
+}
+
+@test "mounts: bind volume (ro), tmpfs with options, --init" {
+    mkdir -p "$E2E/vol"
+    echo host-data >"$E2E/vol/f"
+    run -0 pm run --rm -v "$E2E/vol:/mnt:ro" --tmpfs /scratch:size=1m,mode=1777 "$IMG" sh -c '
+        cat /mnt/f
+        echo x 2>/dev/null >/mnt/g && echo mnt-rw || echo mnt-ro
+        grep " /scratch " /proc/mounts | cut -d" " -f3,4
+        stat -c %a /scratch'
+    [ "${lines[0]}" = host-data ]
+    [ "${lines[1]}" = mnt-ro ]
+    [[ "${lines[2]}" == tmpfs\ rw,*size=1024k* ]]
+    [ "${lines[3]}" = 1777 ]
+    [ ! -e "$E2E/vol/g" ]
+    # --init bind-mounts catatonit as PID 1, which runs the command
+    run -0 pm run --rm --init "$IMG" sh -c 'tr "\0" " " </proc/1/cmdline; echo; echo $$'
+    [[ "${lines[0]}" == "/run/podman-init -- sh -c "* ]]
+    [ "${lines[1]}" != 1 ]
+}
+
+@test "user namespace: --uidmap/--gidmap" {
+    run -0 pm run --rm --uidmap 0:200000:65536 --gidmap 0:200000:65536 "$IMG" sh -c '
+        cat /proc/self/uid_map /proc/self/gid_map; id -u
+        touch /tmp/z && stat -c "%u %g" /tmp/z'
+    [[ "${lines[0]}" =~ ^\ +0\ +200000\ +65536$ ]]
+    [[ "${lines[1]}" =~ ^\ +0\ +200000\ +65536$ ]]
+    [ "${lines[2]}" = 0 ]
+    [ "${lines[3]}" = "0 0" ]
+    local id pid
+    id=$(run_detached --uidmap 0:200000:65536 --gidmap 0:200000:65536 "$IMG" sleep 1000)
+    wait_for 10 is_status "$id" running
+    pid=$(ctr_pid "$id")
+    # seen from the host, the container's root is uid 200000
+    [[ "$(grep -E '^Uid:' "/proc/$pid/status")" =~ ^Uid:[[:space:]]+200000[[:space:]] ]]
+    [ "$(readlink "/proc/$pid/ns/user")" != "$(readlink /proc/self/ns/user)" ]
+    run -0 pm exec "$id" sh -c 'id -u; cat /proc/self/uid_map'
+    [ "${lines[0]}" = 0 ]
+    pm rm -f -t 0 "$id"
+}
+
+@test "OCI hooks from --hooks-dir run with the container's state" {
+    local hd=$E2E/hooks.d st
+    mkdir -p "$hd"
+    cat >"$hd/rec.sh" <<EOF2
+#!/bin/sh
+echo "\$1 \$(cat)" >>"$E2E/hooks.log"
+EOF2
+    chmod 755 "$hd/rec.sh"
+    # startContainer is left out: it runs inside the container, where this
+    # script does not exist
+    for st in prestart createRuntime createContainer poststart poststop; do
+        cat >"$hd/$st.json" <<EOF2
+{"version": "1.0.0", "hook": {"path": "$hd/rec.sh", "args": ["rec.sh", "$st"]},
+ "when": {"annotations": {"^e2e\\\\.hook\$": "^yes\$"}}, "stages": ["$st"]}
+EOF2
+    done
+    rm -f "$E2E/hooks.log"
+    run -0 pm --hooks-dir "$hd" run --rm --cidfile "$E2E/hook.cid" --annotation e2e.hook=yes "$IMG" echo hooked
+    [ "$output" = hooked ]
+    local id
+    id=$(cat "$E2E/hook.cid")
+    cat "$E2E/hooks.log"
+    run -0 awk '{print $1}' "$E2E/hooks.log"
+    [ "$output" = $'prestart\ncreateRuntime\ncreateContainer\npoststart\npoststop' ]
+    [ "$(grep -c "\"id\":\"$id\"" "$E2E/hooks.log")" = 5 ]
+    grep -q '^prestart .*"status":"creating".*"pid":[1-9]' "$E2E/hooks.log"
+    grep -q '^poststop .*"status":"stopped"' "$E2E/hooks.log"
+    # no annotation, no hooks
+    rm -f "$E2E/hooks.log"
+    run -0 pm --hooks-dir "$hd" run --rm "$IMG" true
+    [ ! -e "$E2E/hooks.log" ]
+}
+
+@test "restart, stop/start again, exec refused while paused" {
+    local id pid1 pid2
+    id=$(run_detached "$IMG" sleep 1000)
+    wait_for 10 is_status "$id" running
+    pid1=$(ctr_pid "$id")
+    run -0 pm restart -t 0 "$id"
+    wait_for 10 is_status "$id" running
+    pid2=$(ctr_pid "$id")
+    [ "$pid1" != "$pid2" ]
+    run -0 pm exec "$id" echo after-restart
+    [ "$output" = after-restart ]
+    run -0 pm stop -t 0 "$id"
+    run -0 pm start "$id"
+    wait_for 10 is_status "$id" running
+    run -0 pm exec "$id" echo after-start
+    [ "$output" = after-start ]
+    run -0 pm pause "$id"
+    run ! pm exec "$id" echo no
+    run -0 pm unpause "$id"
+    pm rm -f -t 0 "$id"
+}
+
+@test "pod: a container joins the infra container's ipc, net and uts namespaces" {
+    run -0 pm pod create --name e2epod
+    local id infra ipid cpid ns
+    id=$(run_detached --pod e2epod "$IMG" sleep 1000)
+    wait_for 10 is_status "$id" running
+    infra=$(pm pod inspect --format '{{.InfraContainerID}}' e2epod)
+    ipid=$(ctr_pid "$infra")
+    cpid=$(ctr_pid "$id")
+    for ns in ipc net uts; do
+        [ "$(readlink "/proc/$ipid/ns/$ns")" = "$(readlink "/proc/$cpid/ns/$ns")" ]
+    done
+    [ "$(readlink "/proc/$ipid/ns/mnt")" != "$(readlink "/proc/$cpid/ns/mnt")" ]
+    # this host's podman cannot remove a pod's cgroup (it made a plain
+    # directory for hugetlb, which lives on the unified hierarchy here):
+    # the containers must go all the same
+    pm pod rm -f -t 0 e2epod || true
+    run -0 pm ps -aq --no-trunc
+    [[ "$output" != *"$id"* ]]
+    [[ "$output" != *"$infra"* ]]
+    run e2e_runtime_ids
+    [[ "$output" != *"$id"* ]]
+}
