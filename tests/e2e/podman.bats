@@ -17,6 +17,12 @@ setup_file() {
         E2E=$(mktemp -d /tmp/berth-e2e-podman.XXXXXX)
     fi
     export E2E
+    # podman's cgroupfs manager makes a plain directory for every
+    # controller in /proc/cgroups, hugetlb too, which this hybrid host
+    # carries on the unified hierarchy: note whether it was there.
+    E2E_HUGETLB_DIR_BEFORE=0
+    [ -e /sys/fs/cgroup/hugetlb ] && E2E_HUGETLB_DIR_BEFORE=1
+    export E2E_HUGETLB_DIR_BEFORE
     e2e_init
 }
 
@@ -31,6 +37,13 @@ teardown_file() {
         # anything still mounted below $E2E must go before the files do.
         grep -F " $E2E/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
         rm -rf "$E2E"
+    fi
+    # That directory is on /sys/fs/cgroup's tmpfs, not a cgroup: other
+    # tools that list /sys/fs/cgroup would take it for a v1 hierarchy.
+    local h=/sys/fs/cgroup/hugetlb
+    if [ "$E2E_HUGETLB_DIR_BEFORE" = 0 ] && [ -d "$h" ] && ! mountpoint -q "$h" &&
+        [ "$(stat -f -c %T "$h")" = tmpfs ]; then
+        rm -rf "$h"
     fi
 }
 
