@@ -31,6 +31,7 @@ teardown_file() {
     if [ -n "${E2E_ARTIFACTS:-}" ]; then
         mkdir -p "$E2E_ARTIFACTS"
         cp "$E2E/runtime-argv.log" "$E2E_ARTIFACTS/$RUNTIME_NAME-argv.log" 2>/dev/null || true
+        cp "$E2E/first-config.json" "$E2E_ARTIFACTS/$RUNTIME_NAME-config.json" 2>/dev/null || true
     fi
     if [ "${E2E_KEEP:-0}" != 1 ]; then
         # podman leaves a tmpfs per container (userdata/shm) until rm;
@@ -510,4 +511,77 @@ EOF2
     [[ "$output" != *"$infra"* ]]
     run e2e_runtime_ids
     [[ "$output" != *"$id"* ]]
+}
+
+@test "--privileged: every capability, no seccomp, the host's devices" {
+    run -0 pm run --rm --privileged "$IMG" sh -c '
+        grep -E "^(CapBnd|Seccomp):" /proc/self/status | cut -f2
+        ls /dev | wc -l
+        [ -b /dev/loop0 ] || [ ! -b /dev/loop0 ] && echo done'
+    # podman's privileged set is every cap it knows of; at least 38 bits
+    local bnd=$((16#${lines[0]}))
+    [ $((bnd & 0x3fffffffff)) = $((0x3fffffffff & ~(1 << 24))) ] || [ $((bnd & 0x3fffffffff)) = $((0x3fffffffff)) ]
+    [ "${lines[1]}" = 0 ]
+    [ "${lines[2]}" -gt 20 ]
+    if [ -b /dev/loop0 ]; then
+        run -0 pm run --rm --privileged "$IMG" sh -c '[ -b /dev/loop0 ] && echo has-loop0'
+        [ "$output" = has-loop0 ]
+    fi
+}
+
+@test "--pid/--ipc container:<id>: a second container joins the first's namespaces" {
+    local id pid1 cid pid2 ns
+    id=$(run_detached "$IMG" sleep 1000)
+    wait_for 10 is_status "$id" running
+    cid=$(run_detached --pid "container:$id" --ipc "container:$id" "$IMG" sleep 1001)
+    wait_for 10 is_status "$cid" running
+    pid1=$(ctr_pid "$id")
+    pid2=$(ctr_pid "$cid")
+    for ns in pid ipc; do
+        [ "$(readlink "/proc/$pid1/ns/$ns")" = "$(readlink "/proc/$pid2/ns/$ns")" ]
+    done
+    [ "$(readlink "/proc/$pid1/ns/mnt")" != "$(readlink "/proc/$pid2/ns/mnt")" ]
+    run -0 pm exec "$cid" sh -c 'ps -o pid,args | grep -c "[s]leep 100[01]"'
+    [ "$output" = 2 ]
+    pm rm -f -t 0 "$cid"
+    pm rm -f -t 0 "$id"
+}
+
+@test "kill -s USR1 reaches a trap; exec -d runs in the background" {
+    local id
+    id=$(run_detached "$IMG" sh -c 'trap "echo got-USR1" USR1; echo ready; while :; do sleep 0.1; done')
+    wait_for 10 logs_have "$id" ready
+    run -0 pm kill -s USR1 "$id"
+    wait_for 10 logs_have "$id" got-USR1
+    grep -q "^kill $id 10" "$E2E/runtime-argv.log"
+    [ "$(ctr_status "$id")" = running ]
+    run -0 pm exec -d "$id" sleep 555
+    run -0 pm top "$id" args
+    [[ "$output" == *"sleep 555"* ]]
+    pm rm -f -t 0 "$id"
+}
+
+@test "--pid host: stop signals every process of the cgroup (kill --all), 143" {
+    local id pid
+    id=$(run_detached --pid host "$IMG" sleep 1002)
+    wait_for 10 is_status "$id" running
+    pid=$(ctr_pid "$id")
+    [ "$(readlink "/proc/$pid/ns/pid")" = "$(readlink /proc/$$/ns/pid)" ]
+    run -0 pm stop -t 5 "$id"
+    [ "$(ctr_exit "$id")" = 143 ]
+    grep -q "^kill --all $id 15" "$E2E/runtime-argv.log"
+    [ ! -e "/proc/$pid" ] || [ "$(awk '{print $3}' "/proc/$pid/stat")" = Z ]
+    pm rm "$id"
+}
+
+@test "--rootfs: a plain directory as the root filesystem; --device under a new name" {
+    mkdir -p "$E2E/rfs"
+    tar -C "$E2E/rfs" -xf "$E2E/rootfs.tar"
+    echo marker >"$E2E/rfs/marker"
+    run -0 pm run --rm --rootfs "$E2E/rfs" cat /marker
+    echo "$output"
+    [ "$output" = marker ]
+    run -0 pm run --rm --device /dev/null:/dev/mynull "$IMG" sh -c \
+        'stat -c "%F %t:%T" /dev/mynull; echo x >/dev/mynull && echo write-ok'
+    [ "$output" = $'character special file 1:3\nwrite-ok' ]
 }

@@ -53,7 +53,6 @@ static_dir = "$E2E/root/libpod"
 network_cmd_path = ""
 runtime = "$name"
 runtime_supports_json = ["crun", "runc", "kata", "runsc", "krun", "$name"]
-runtime_supports_nocgroups = ["crun", "$name"]
 
 [engine.runtimes]
 $name = ["$wrapper"]
@@ -81,6 +80,19 @@ e2e_write_wrapper() {
     cat >"$wrapper" <<EOF
 #!/bin/bash
 { printf '%q ' "\$@"; echo; } >>"$E2E/runtime-argv.log"
+# keep what the argv points at, for whoever reads the log: the resources
+# of an update, and the spec of the first create (the bundle goes with
+# the container)
+prev=
+for a in "\$@"; do
+    case \$a in
+    --resources=*) { echo "  resources: \$(cat "\${a#--resources=}")"; } >>"$E2E/runtime-argv.log" ;;
+    esac
+    if [ "\$prev" = --bundle ] && [ ! -e "$E2E/first-config.json" ]; then
+        cp "\$a/config.json" "$E2E/first-config.json" 2>/dev/null
+    fi
+    prev=\$a
+done
 exec "$RUNTIME" "\$@"
 EOF
     chmod 755 "$wrapper"
