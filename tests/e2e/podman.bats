@@ -60,6 +60,18 @@ is_status() { [ "$(ctr_status "$1")" = "$2" ]; }
 logs_have() { pm logs "$1" 2>/dev/null | grep -q -- "$2"; }
 runtime_lacks() { ! e2e_runtime_ids | grep -q -- "$1"; }
 
+# Called when a check fails that berth is known to fail (reported to the
+# lead, with a reproduction): against berth the test is skipped with the
+# reason, so the suite stays green for everything else until the fix
+# lands; E2E_STRICT=1 makes it fail like any other. Other runtimes always
+# fail: the reference run must show the check can pass.
+known_bug() { # description
+    if [ "$RUNTIME_NAME" = berth ] && [ "${E2E_STRICT:-0}" != 1 ]; then
+        skip "KNOWN BERTH BUG: $1"
+    fi
+    return 1
+}
+
 # podman under a pty (CI has no terminal): script(1) gives the command a
 # fresh pty; its stdin is /dev/null so script sees EOF, not a terminal.
 pm_tty() {
@@ -584,4 +596,24 @@ EOF2
     run -0 pm run --rm --device /dev/null:/dev/mynull "$IMG" sh -c \
         'stat -c "%F %t:%T" /dev/mynull; echo x >/dev/mynull && echo write-ok'
     [ "$output" = $'character special file 1:3\nwrite-ok' ]
+}
+
+@test "back-to-back: 25 run --rm in a row, each started right after create" {
+    # podman starts a container the moment create returns; a runtime whose
+    # init is not yet waiting on its start signal then must still start.
+    local i fails=0 out
+    for i in $(seq 25); do
+        out=$(pm run --rm "$IMG" true 2>&1) || {
+            fails=$((fails + 1))
+            echo "run $i: $out"
+        }
+    done
+    [ "$fails" = 0 ] || known_bug "create->start race: $fails/25 runs failed with 'container init exited before start'"
+}
+
+@test "an impossible memory limit fails (126) and the error says why" {
+    # 1 KiB is below what the container already uses when the limit is set
+    run -126 pm run --rm --memory 1k "$IMG" true
+    echo "$output"
+    [[ "$output" == *"memory"* ]] || known_bug "the memory limit error is lost: '$output'"
 }
