@@ -8,8 +8,11 @@
 #   - tests/e2e/podman/runc-nopause (runc that fakes `pause`): the pause
 #     test must fail, as it reads the cgroup freezer, not podman's word.
 # Needs root and no tty; everything podman keeps lives in a temp dir.
+# A check berth is known to fail (see known_bug in the bats file) is skipped
+# against berth and listed here with its reason; E2E_STRICT=1 fails it.
 #
 # Usage: bash scripts/test-e2e-podman.sh   (BERTH=<path> skips the build)
+# One runtime by hand: RUNTIME=/usr/sbin/runc bats tests/e2e/podman.bats
 # Writes the TAP output and the argv log of every runtime call podman made
 # to target/e2e-podman/.
 set -euo pipefail
@@ -17,7 +20,7 @@ cd "$(dirname "$0")/.."
 t_start=$SECONDS
 
 install_deps() {
-    local need=() cmd pkg
+    local need=() cmd
     for cmd in podman:podman conmon:conmon bats:bats script:bsdutils runc:runc; do
         command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd#*:}")
     done
@@ -66,18 +69,18 @@ read -r b_pass b_total b_secs b_rc b_skip <<<"$result"
 [ "$b_rc" = 0 ] && [ $((b_pass + b_skip)) = "$b_total" ] && [ "$b_total" -gt 0 ] || fail=1
 
 suite runc "$runc"
-read -r r_pass r_total r_secs r_rc r_skip <<<"$result"
+read -r r_pass r_total r_secs r_rc _ <<<"$result"
 [ "$r_rc" = 0 ] && [ "$r_pass" = "$r_total" ] && [ "$r_total" -gt 0 ] || fail=1
 
 # Negative controls: a pass here means a test that cannot fail.
 quiet=1 suite control-false /bin/false
-read -r f_pass f_total f_secs f_rc f_skip <<<"$result"
+read -r f_pass f_total _ f_rc _ <<<"$result"
 if [ "$f_rc" = 0 ] || [ "$f_pass" != 0 ]; then
     echo "test-e2e-podman: RUNTIME=/bin/false passed $f_pass/$f_total tests: the suite cannot fail" >&2
     fail=1
 fi
 quiet=1 suite control-nopause "$PWD/tests/e2e/podman/runc-nopause" -f 'pause/unpause'
-read -r p_pass p_total p_secs p_rc p_skip <<<"$result"
+read -r p_pass p_total _ p_rc _ <<<"$result"
 if [ "$p_rc" = 0 ] || [ "$p_pass" != 0 ]; then
     echo "test-e2e-podman: the pause test passed against a runc that does not pause" >&2
     fail=1

@@ -105,7 +105,7 @@ pm_tty() {
     run -0 pm ps -aq --no-trunc
     [[ "$output" != *"$id"* ]]
     # podman passes no --root (root user): the runtime's default root.
-    ! grep -q -- "--root" "$E2E/runtime-argv.log"
+    run -1 grep -q -- "--root" "$E2E/runtime-argv.log"
     run e2e_runtime_ids
     [[ "$output" != *"$id"* ]]
     [ ! -e "$(e2e_runtime_root)/$id" ]
@@ -179,8 +179,7 @@ pm_tty() {
     [[ "$output" == *"/dev/pts/"* ]]
     [[ "$output" == *"isatty"* ]]
     # the create was given a console socket
-    grep -q -- "create --bundle .*--console-socket" "$E2E/runtime-argv.log" ||
-        grep -q -- "--console-socket" "$E2E/runtime-argv.log"
+    grep -q -- "create --bundle .*--console-socket" "$E2E/runtime-argv.log"
 }
 
 @test "-d, logs, exec (same namespaces as init, exit code), exec -t, top" {
