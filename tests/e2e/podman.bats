@@ -78,8 +78,8 @@ pm_tty() {
     local cmd
     cmd=$(printf '%q ' podman --root "$E2E/root" --runroot "$E2E/runroot" \
         --cgroup-manager cgroupfs --events-backend file --runtime "$WRAPPER" "$@")
-    timeout -k 5 "$E2E_TIMEOUT" script -qec "$cmd" /dev/null </dev/null | tr -d '\r'
-    return "${PIPESTATUS[0]}"
+    (cd "$E2E" && timeout -k 5 "$E2E_TIMEOUT" script -qec "$cmd" /dev/null </dev/null | tr -d '\r'
+        exit "${PIPESTATUS[0]}")
 }
 
 @test "podman info reports the runtime" {
@@ -116,6 +116,7 @@ pm_tty() {
 }
 
 @test "stdin: run -i passes piped input" {
+    cd "$E2E"
     run -0 bash -c 'printf "line1\nline2\n" | "$@"' _ \
         timeout 30 podman --root "$E2E/root" --runroot "$E2E/runroot" --runtime "$WRAPPER" \
         run --rm -i "$IMG" sh -c 'wc -l'
@@ -359,6 +360,7 @@ pm_tty() {
     local cmd
     cmd=$(printf '%q ' podman --root "$E2E/root" --runroot "$E2E/runroot" \
         --runtime "$WRAPPER" run --rm -it "$IMG" sh)
+    cd "$E2E"
     run -5 bash -c 'printf "echo it-\$((6*7))\nexit 5\n" | timeout -k 5 30 script -qec "$1" /dev/null' _ "$cmd"
     # the shell computed it, so it read the input (the echo of the typed
     # line shows the unexpanded text)

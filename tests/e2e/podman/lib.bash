@@ -134,11 +134,14 @@ e2e_init() {
 
 # podman, pinned to the private world, with the runtime given by path as a
 # user would (`podman --runtime /path/to/berth`).
+# Run from $E2E: conmon (2.1.6, cgroup v1) drops a file named "oom" into
+# its working directory when the memory cgroup's OOM eventfd fires, and it
+# inherits podman's.
 pm() {
-    timeout -k 5 "$E2E_TIMEOUT" podman \
+    (cd "$E2E" && timeout -k 5 "$E2E_TIMEOUT" podman \
         --root "$E2E/root" --runroot "$E2E/runroot" \
         --cgroup-manager cgroupfs --events-backend file \
-        --runtime "$WRAPPER" "$@"
+        --runtime "$WRAPPER" "$@")
 }
 
 # The runtime's own --root as podman passes it (podman 4.3: <runroot>/<name>
