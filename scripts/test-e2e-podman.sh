@@ -8,8 +8,6 @@
 #   - tests/e2e/podman/runc-nopause (runc that fakes `pause`): the pause
 #     test must fail, as it reads the cgroup freezer, not podman's word.
 # Needs root and no tty; everything podman keeps lives in a temp dir.
-# A check berth is known to fail (see known_bug in the bats file) is skipped
-# against berth and listed here with its reason; E2E_STRICT=1 fails it.
 #
 # Usage: bash scripts/test-e2e-podman.sh   (BERTH=<path> skips the build)
 # One runtime by hand: RUNTIME=/usr/sbin/runc bats tests/e2e/podman.bats
@@ -86,7 +84,7 @@ if [ "$p_rc" = 0 ] || [ "$p_pass" != 0 ]; then
     fail=1
 fi
 
-summary="berth $b_pass/$b_total (${b_secs}s; $b_skip known berth bugs skipped), runc $r_pass/$r_total (${r_secs}s, reference)"
+summary="berth $b_pass/$b_total (${b_secs}s; $b_skip skipped), runc $r_pass/$r_total (${r_secs}s, reference)"
 summary+=", controls: /bin/false $f_pass/$f_total, runc-nopause pause test $p_pass/$p_total"
 if [ "$fail" = 0 ]; then
     echo "test-e2e-podman: PASS: $summary; $((SECONDS - t_start))s total"

@@ -70,17 +70,6 @@ logs_have() { pm logs "$1" 2>/dev/null | grep -q -- "$2"; }
 tick_moved() { [ "$(cat "/proc/$1/root/tmp/tick" 2>/dev/null)" != "$2" ]; }
 runtime_lacks() { ! e2e_runtime_ids | grep -q -- "$1"; }
 
-# Called when a check fails that berth is known to fail (reported to the
-# lead, with a reproduction): against berth the test is skipped with the
-# reason, so the suite stays green for everything else until the fix
-# lands; E2E_STRICT=1 makes it fail like any other. Other runtimes always
-# fail: the reference run must show the check can pass.
-known_bug() { # description
-    if [ "$RUNTIME_NAME" = berth ] && [ "${E2E_STRICT:-0}" != 1 ]; then
-        skip "KNOWN BERTH BUG: $1"
-    fi
-    return 1
-}
 
 # podman under a pty (CI has no terminal): script(1) gives the command a
 # fresh pty; its stdin is /dev/null so script sees EOF, not a terminal.
@@ -623,12 +612,12 @@ EOF2
             echo "run $i: $out"
         }
     done
-    [ "$fails" = 0 ] || known_bug "create->start race: $fails/25 runs failed with 'container init exited before start'"
+    [ "$fails" = 0 ]
 }
 
 @test "an impossible memory limit fails (126) and the error says why" {
     # 1 KiB is below what the container already uses when the limit is set
     run -126 pm run --rm --memory 1k "$IMG" true
     echo "$output"
-    [[ "$output" == *"memory"* ]] || known_bug "the memory limit error is lost: '$output'"
+    [[ "$output" == *"memory"* ]]
 }
