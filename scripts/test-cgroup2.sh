@@ -17,10 +17,10 @@
 #   BERTH_GUEST_RUNC_ARGS="--filter cgroups/"  driver args for the runc run ("" for all)
 #   BERTH_GUEST_CONFORMANCE=berth,runc    conformance runs in the guest: any of
 #                                         berth, runc, or none (default both)
-#   BERTH_GUEST_MODULES="fuse"            kernel modules to ship and load
-#                                         (fuse: tests bind /dev/fuse)
-#   BERTH_GUEST_TIMEOUT=900               wall-clock limit for qemu, seconds
-#   BERTH_GUEST_STAGE_TIMEOUT=300         limit per stage inside the guest
+#   BERTH_GUEST_MODULES="fuse loop bfq"   kernel modules to ship and load
+#                                         (fuse: tests bind /dev/fuse; loop, bfq: blockIO cases)
+#   BERTH_GUEST_TIMEOUT=1300              wall-clock limit for qemu, seconds
+#   BERTH_GUEST_STAGE_TIMEOUT=600         limit per stage inside the guest
 #   BERTH_GUEST_MEM=2048 BERTH_GUEST_SMP=2
 #   BERTH_GUEST_KERNEL=/boot/vmlinuz-...  default: newest with /lib/modules
 #   BERTH_GUEST_NO_BUILD=1                reuse binaries already built
@@ -38,9 +38,9 @@ conf_sel=${BERTH_GUEST_CONFORMANCE:-berth,runc}
 # runc is the reference for what v2 means; under emulation its whole-suite
 # run costs four minutes, so by default it runs the cgroup cases only.
 runc_args=${BERTH_GUEST_RUNC_ARGS---filter cgroups/}
-modules=${BERTH_GUEST_MODULES-fuse}
-qemu_timeout=${BERTH_GUEST_TIMEOUT:-900}
-stage_timeout=${BERTH_GUEST_STAGE_TIMEOUT:-300}
+modules=${BERTH_GUEST_MODULES-fuse loop bfq}
+qemu_timeout=${BERTH_GUEST_TIMEOUT:-1300}
+stage_timeout=${BERTH_GUEST_STAGE_TIMEOUT:-600}
 mem=${BERTH_GUEST_MEM:-2048}
 smp=${BERTH_GUEST_SMP:-2}
 export CARGO_TERM_COLOR=never
@@ -143,6 +143,9 @@ put() {
 }
 
 put /bin/busybox /bin/busybox
+# util-linux's losetup: the conformance blockIO cases need --find --show,
+# which busybox's lacks (they attach a loop device and select BFQ on it).
+command -v losetup >/dev/null && put "$(command -v losetup)" /usr/sbin/losetup
 cp scripts/guest/init "$stage/init"
 cp scripts/guest/run "$stage/guest/run"
 chmod 0755 "$stage/init" "$stage/guest/run"

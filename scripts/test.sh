@@ -39,6 +39,6 @@ if [ -f scripts/test-e2e-podman.sh ]; then
         env BERTH="$berth" bash scripts/test-e2e-podman.sh
 fi
 if [ "${BERTH_SKIP_GUEST:-0}" != 1 ]; then
-    stage "cgroup v2 guest (qemu)" 1500 bash scripts/test-cgroup2.sh
+    stage "cgroup v2 guest (qemu)" 2100 bash scripts/test-cgroup2.sh
 fi
 echo "test.sh: all stages passed in ${SECONDS}s"

@@ -321,7 +321,7 @@ fn berth_binary_is_unreachable_through_proc_exe_during_exec() {
         "while :; do for p in /proc/[0-9]*; do read c < $p/comm; [ \"$c\" = berth ] && { echo seen >> /tmp/seen; wc -c < $p/exe >> /tmp/opened; }; done; done 2>/dev/null",
     ]);
     running(&b, "cve");
-    for _ in 0..60 {
+    for _ in 0..20 {
         ok(&b.run(&["exec", "cve", "true"]));
     }
     let seen = std::fs::read_to_string(b.rootfs().join("tmp/seen")).unwrap_or_default();
