@@ -134,3 +134,30 @@ pub fn copy_winsize(from: &impl AsFd, to: &impl AsRawFd) {
         let _ = tty::set_winsize(to, &ws);
     }
 }
+
+/// Where a terminal's pty master goes: the caller's `--console-socket`, or,
+/// in the foreground, one end of a socketpair whose other end (returned
+/// second) berth keeps to relay the terminal itself. `None`s without a
+/// terminal.
+pub fn socket_for(
+    terminal: bool,
+    console_socket: Option<&Path>,
+) -> io::Result<(Option<OwnedFd>, Option<std::os::unix::net::UnixStream>)> {
+    use std::os::unix::net::UnixStream;
+    match (terminal, console_socket) {
+        (true, Some(path)) => {
+            let s = UnixStream::connect(path).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("connect console socket {}: {e}", path.display()),
+                )
+            })?;
+            Ok((Some(OwnedFd::from(s)), None))
+        }
+        (true, None) => {
+            let (a, b) = UnixStream::pair()?;
+            Ok((Some(OwnedFd::from(b)), Some(a)))
+        }
+        (false, _) => Ok((None, None)),
+    }
+}

@@ -9,7 +9,6 @@
 //! reach the berth binary through its /proc entry (CVE-2019-5736).
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -20,7 +19,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::finish::Finish;
-use super::init::InitError;
+use super::init::{nix_io, InitError};
 use super::launch::{write_pid_file, LaunchError};
 use super::sync::{self, Channel, ToChild, ToParent};
 use crate::hooks::HookState;
@@ -116,19 +115,8 @@ pub fn exec(o: &ExecOptions<'_>) -> Result<i32, LaunchError> {
         _ => None,
     };
     let terminal = o.process.terminal().unwrap_or(false);
-    let (console_socket, console_recv) = match (terminal, o.console_socket) {
-        (true, Some(path)) => (
-            Some(OwnedFd::from(UnixStream::connect(path).map_err(io(
-                format!("connect console socket {}", path.display()),
-            ))?)),
-            None,
-        ),
-        (true, None) => {
-            let (a, b) = UnixStream::pair().map_err(io("console socketpair"))?;
-            (Some(OwnedFd::from(b)), Some(a))
-        }
-        (false, _) => (None, None),
-    };
+    let (console_socket, console_recv) =
+        crate::console::socket_for(terminal, o.console_socket).map_err(io("console"))?;
     let (parent_chan, child_chan) = sync::pair().map_err(io("sync socketpair"))?;
     let mut old_mask = SigSet::thread_get_mask().map_err(|e| io("read signal mask")(e.into()))?;
     if !o.detach {
@@ -285,13 +273,6 @@ struct Child<'a> {
     console_socket: Option<&'a OwnedFd>,
     finish: Finish<'a>,
     preserve_fds: u32,
-}
-
-fn nix_io(op: &'static str) -> impl FnOnce(nix::Error) -> InitError {
-    move |e| InitError::Io {
-        op: op.into(),
-        source: e.into(),
-    }
 }
 
 impl Child<'_> {

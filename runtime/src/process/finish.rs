@@ -11,23 +11,10 @@ use std::os::fd::{AsFd, OwnedFd, RawFd};
 use nix::sys::signal::{SigSet, SigmaskHow};
 use oci_spec::runtime::Process;
 
-use super::init::InitError;
+use super::init::{io, nix_io, InitError};
 use super::sync::{Channel, ToParent};
 use super::user;
 use crate::caps::CapSets;
-
-fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitError {
-    let op = op.into();
-    move |source| InitError::Io { op, source }
-}
-
-fn nix_io(op: impl Into<String>) -> impl FnOnce(nix::Error) -> InitError {
-    let op = op.into();
-    move |e| InitError::Io {
-        op,
-        source: e.into(),
-    }
-}
 
 /// What a container process is finished with.
 pub struct Finish<'a> {

@@ -52,12 +52,12 @@ pub enum InitError {
     LauncherGone,
 }
 
-fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitError {
+pub(crate) fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitError {
     let op = op.into();
     move |source| InitError::Io { op, source }
 }
 
-fn nix_io(op: impl Into<String>) -> impl FnOnce(nix::Error) -> InitError {
+pub(crate) fn nix_io(op: impl Into<String>) -> impl FnOnce(nix::Error) -> InitError {
     let op = op.into();
     move |e| InitError::Io {
         op,

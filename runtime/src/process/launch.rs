@@ -5,7 +5,6 @@
 //! launch succeeds.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
@@ -342,19 +341,8 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
     }
 
     let (parent_chan, child_chan) = sync::pair().map_err(io("sync socketpair"))?;
-    let (console_socket, console_recv) = match (terminal, opts.console_socket) {
-        (true, Some(path)) => (
-            Some(OwnedFd::from(UnixStream::connect(path).map_err(io(
-                format!("connect console socket {}", path.display()),
-            ))?)),
-            None,
-        ),
-        (true, None) => {
-            let (a, b) = UnixStream::pair().map_err(io("console socketpair"))?;
-            (Some(OwnedFd::from(b)), Some(a))
-        }
-        (false, _) => (None, None),
-    };
+    let (console_socket, console_recv) =
+        crate::console::socket_for(terminal, opts.console_socket).map_err(io("console"))?;
     let linux = plan.spec.linux().clone().unwrap_or_default();
     let ns = &plan.namespaces;
     let time_flag = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
