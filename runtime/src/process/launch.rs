@@ -437,11 +437,11 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
     drop(wait);
     cleanup.child = Some((first_pid, first_pidfd));
 
-    let oom = |e: LaunchError| match e {
-        LaunchError::Init(_) if cgroups::oom_killed(&cgroup_paths) => {
-            LaunchError::Init("container init was OOM-killed (memory limit too low?)".into())
-        }
-        e => e,
+    // However the init's death shows (EOF, a reset sync socket), an OOM
+    // kill in its cgroup is the cause to report.
+    let oom = |e: LaunchError| match cgroups::oom_killed(&cgroup_paths) {
+        true => LaunchError::Init("container init was OOM-killed (memory limit too low?)".into()),
+        false => e,
     };
     let (pid, pidfd) = connect_init(&parent_chan, &plan, &mut cleanup, first_pid).map_err(oom)?;
     wait_ready(&parent_chan, &plan, opts.id, pid, listener.as_ref()).map_err(oom)?;
