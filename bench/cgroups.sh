@@ -8,29 +8,8 @@
 #  3. a pause + resume round trip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-berth=$(bash scripts/build.sh)
-work=$(mktemp -d /tmp/berth-bench-cg.XXXXXX)
-cleanup() {
-    for rt in berth crun runc; do
-        bin=$berth; [ $rt = berth ] || bin=$(command -v $rt)
-        for id in $("$bin" --root "$work/state-$rt" list -q 2>/dev/null); do
-            "$bin" --root "$work/state-$rt" delete -f "$id" >/dev/null 2>&1 || true
-        done
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/rootfs/bin"
-cp /bin/busybox "$work/rootfs/bin/"
-for a in true sleep sh; do ln -s busybox "$work/rootfs/bin/$a"; done
-"$berth" spec --bundle "$work"
-jq '.process.terminal=false | .process.args=["/bin/true"] | .root.readonly=false' \
-    "$work/config.json" > "$work/c" && mv "$work/c" "$work/config.json"
-if [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
-    mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
-fi
-bin_of() { if [ "$1" = berth ]; then echo "$berth"; else command -v "$1"; fi; }
+source bench/lib.sh
+bench_setup cg '["/bin/true"]'
 
 # 1. smallest memory limit
 runs_with() { # runtime kib -> exit status of `run /bin/true`

@@ -4,26 +4,8 @@
 # hottest path in production). Reported, never asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-berth=$(bash scripts/build.sh)
-work=$(mktemp -d /tmp/berth-bench-exec.XXXXXX)
-bin_of() { if [ "$1" = berth ]; then echo "$berth"; else command -v "$1"; fi; }
-cleanup() {
-    for rt in berth crun runc; do
-        "$(bin_of $rt)" --root "$work/state-$rt" delete -f "x-$rt" >/dev/null 2>&1 || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/rootfs/bin"
-cp /bin/busybox "$work/rootfs/bin/"
-for a in true sleep sh; do ln -s busybox "$work/rootfs/bin/$a"; done
-"$berth" spec --bundle "$work"
-jq '.process.terminal=false | .process.args=["/bin/sleep","1000"] | .root.readonly=false' \
-    "$work/config.json" > "$work/c" && mv "$work/c" "$work/config.json"
-if [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
-    mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
-fi
+source bench/lib.sh
+bench_setup exec '["/bin/sleep","1000"]'
 cmds=()
 for rt in berth crun runc; do
     if "$(bin_of $rt)" --root "$work/state-$rt" run -d --bundle "$work" "x-$rt" </dev/null >/dev/null 2>&1; then
