@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
@@ -225,15 +224,7 @@ fn terminal_through_a_console_socket() {
     let (conn, _) = listener.accept().unwrap();
     let master = berth::console::recv_fd(&conn).unwrap();
     ok(&child.join().unwrap());
-    let mut f = std::fs::File::from(master);
-    let mut text = String::new();
-    let mut buf = [0u8; 1024];
-    while !text.contains("console-ok") {
-        match f.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
-        }
-    }
+    let text = common::read_pty_until(master, "console-ok");
     assert!(text.contains("/dev/pts/"), "{text}");
     assert!(
         text.contains("/dev/null"),

@@ -7,7 +7,6 @@ mod common;
 
 use common::{ok, stderr, stdout, Bundle};
 use serde_json::json;
-use std::io::Read;
 use std::os::unix::net::UnixListener;
 
 fn status_field(status: &str, key: &str) -> String {
@@ -322,15 +321,7 @@ fn console_socket_receives_pty_master() {
     let (conn, _) = listener.accept().unwrap();
     let master = berth::console::recv_fd(&conn).unwrap();
     ok(&b.run(&["start", "tty"]));
-    let mut f = std::fs::File::from(master);
-    let mut text = String::new();
-    let mut buf = [0u8; 1024];
-    while !text.contains("console-ok") {
-        match f.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
-        }
-    }
+    let text = common::read_pty_until(master, "console-ok");
     assert!(text.contains("/dev/pts/0"), "{text}");
     assert!(text.contains("console-ok"), "{text}");
 }

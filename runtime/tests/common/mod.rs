@@ -297,3 +297,19 @@ pub fn cgroup_frozen(dir: &Path) -> bool {
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
     read("freezer.state").contains("FROZEN") || read("cgroup.freeze").trim() == "1"
 }
+
+/// What a pty master reads until `marker` appears (or the other side is
+/// gone).
+pub fn read_pty_until(master: std::os::fd::OwnedFd, marker: &str) -> String {
+    use std::io::Read;
+    let mut f = std::fs::File::from(master);
+    let mut text = String::new();
+    let mut buf = [0u8; 1024];
+    while !text.contains(marker) {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    text
+}
