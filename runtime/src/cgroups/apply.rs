@@ -53,12 +53,12 @@ pub fn apply(
     let writes = resources::plan(res_v1.as_ref().unwrap_or(res), version, &current)?;
     if version == Version::V2 {
         if let Some(dir) = &placement.v2 {
-            super::v2::enable_controllers(dir, &writes)?;
+            super::v2::require_controllers(dir, &writes)?;
         }
     }
     if let (Some(dir), false) = (&placement.v2, unified_writes.is_empty()) {
         super::v2::enable_down_to(dir, &["hugetlb"])?;
-        super::v2::enable_controllers(dir, &unified_writes)?;
+        super::v2::require_controllers(dir, &unified_writes)?;
     }
     for w in &writes {
         write(placement, version, w)?;

@@ -13,8 +13,6 @@ use super::{
 
 #[derive(Debug)]
 pub struct V1Manager {
-    /// (directory, is cpuset) per hierarchy.
-    dirs: Vec<(PathBuf, bool)>,
     placement: Placement,
 }
 
@@ -26,21 +24,19 @@ impl V1Manager {
         id: &str,
         self_cgroup: &str,
     ) -> V1Manager {
-        let mut dirs = Vec::new();
         let mut placement = Placement::default();
         for h in hierarchies {
             let ctrl = h.controllers.first().map(String::as_str);
             let path = container_path(cgroups_path, id, &own_cgroup(self_cgroup, ctrl));
-            let cpuset = h.controllers.iter().any(|c| c == "cpuset");
-            let dir = join(&h.mountpoint, &path);
-            placement.v1.push((h.controllers.clone(), dir.clone()));
-            dirs.push((dir, cpuset));
+            placement
+                .v1
+                .push((h.controllers.clone(), join(&h.mountpoint, &path)));
         }
         if let Some(u) = unified {
             let path = container_path(cgroups_path, id, &own_cgroup(self_cgroup, None));
             placement.v2 = Some(join(u, &path));
         }
-        V1Manager { dirs, placement }
+        V1Manager { placement }
     }
 }
 
@@ -85,8 +81,8 @@ fn create_dir(dir: &Path, cpuset: bool) -> Result<(), CgroupError> {
 
 impl Manager for V1Manager {
     fn create(&self) -> Result<(), CgroupError> {
-        for (dir, cpuset) in &self.dirs {
-            create_dir(dir, *cpuset)?;
+        for (controllers, dir) in &self.placement.v1 {
+            create_dir(dir, controllers.iter().any(|c| c == "cpuset"))?;
         }
         // The unified hierarchy only places the process: its controllers
         // (hugetlb here) are enabled when a limit needs one (see apply),

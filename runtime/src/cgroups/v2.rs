@@ -27,7 +27,7 @@ impl V2Manager {
 /// Enables, level by level from `root` to the parent of `dir`, every
 /// controller the level has in cgroup.controllers, then creates `dir`.
 /// A level that refuses (processes in an inner node, a controller not
-/// delegated to it) keeps what it has: [`enable_controllers`] reports the
+/// delegated to it) keeps what it has: [`require_controllers`] reports the
 /// missing controller against the field that needs it.
 pub(crate) fn create_with_controllers(root: &Path, dir: &Path) -> Result<(), CgroupError> {
     let rel = dir.strip_prefix(root).unwrap_or(dir);
@@ -91,7 +91,7 @@ pub fn enable_down_to(dir: &Path, controllers: &[&str]) -> Result<(), CgroupErro
 }
 
 /// Checks that every controller the writes need is available in `dir`.
-pub fn enable_controllers(dir: &Path, writes: &[Write]) -> Result<(), CgroupError> {
+pub fn require_controllers(dir: &Path, writes: &[Write]) -> Result<(), CgroupError> {
     let have = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
     for w in writes {
         if !w.controller.is_empty() && !have.split_whitespace().any(|c| c == w.controller) {
