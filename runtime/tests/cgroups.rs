@@ -212,8 +212,12 @@ fn pause_resume_with_runc_rules_and_kill_of_a_paused_container() {
     ok(&b.create("pz2", &[]));
     ok(&b.run(&["start", "pz2"]));
     ok(&b.run(&["pause", "pz2"]));
+    let dir2 = host_dir(&b, "pz2", "freezer");
     ok(&b.run(&["delete", "--force", "pz2"]));
-    assert!(!dir.exists() || !b.root.join("pz2").exists());
+    assert!(
+        !dir2.exists(),
+        "delete --force of a paused container removes its cgroup"
+    );
     assert!(!b.root.join("pz2").exists());
 }
 
