@@ -4,7 +4,7 @@
 # against berth (must pass fully) and against runc (the reference: proves the
 # checks can fail and that runc's known deviations are still the only ones),
 # then berth under the real containerd and podman (each suite also run with
-# runc as the reference), then the same integration tests and conformance
+# runc as the reference), containerd through berth's own shim, then the same integration tests and conformance
 # suite in a qemu guest that mounts only cgroup v2 (this host is v1/hybrid).
 #
 # Every stage has a time limit, so a hang fails the run with its name rather
@@ -37,6 +37,10 @@ stage "containerd e2e (berth, runc reference, can-fail checks)" 900 \
 if [ -f scripts/test-e2e-podman.sh ]; then
     stage "podman e2e (berth, runc reference, can-fail checks)" 900 \
         env BERTH="$berth" bash scripts/test-e2e-podman.sh
+fi
+if [ -f scripts/test-e2e-containerd-shim.sh ]; then
+    stage "containerd e2e through containerd-shim-berth-v2" 900 \
+        env BERTH="$berth" bash scripts/test-e2e-containerd-shim.sh
 fi
 if [ "${BERTH_SKIP_GUEST:-0}" != 1 ]; then
     stage "cgroup v2 guest (qemu)" 2100 bash scripts/test-cgroup2.sh
