@@ -431,7 +431,11 @@ pub fn client(path: &Path) -> Result<(), AttachError> {
                         let mut out = io::stdout().lock();
                         out.write_all(data).and_then(|()| out.flush())
                     };
-                    r.map_err(io_err("write output"))?;
+                    match r {
+                        // Whoever reads our output has gone: so do we.
+                        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+                        r => r.map_err(io_err("write output"))?,
+                    }
                 }
                 Err(Errno::EINTR) => {}
                 Err(Errno::ECONNRESET) => return Ok(()),

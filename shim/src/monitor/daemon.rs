@@ -182,19 +182,14 @@ fn write_pid(path: &Path, pid: u32) -> Result<(), String> {
 /// Everything up to a started container; undoes itself on error.
 fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, String> {
     crate::reaper::become_subreaper().map_err(|e| format!("subreaper: {e}"))?;
-    let mut mask = SigSet::empty();
-    for s in SIGNALS {
-        mask.add(s);
-    }
-    mask.thread_block()
-        .map_err(|e| format!("signal mask: {e}"))?;
-    let sig = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| format!("signalfd: {e}"))?;
     write_pid(&plan.shim_pid(), std::process::id())?;
     if let Some(p) = &plan.shim_pid_file {
         write_pid(p, std::process::id())?;
     }
     made.files.push(plan.container_pid_file.clone());
+    if !plan.log.path.exists() {
+        made.files.push(plan.log.path.clone());
+    }
     let log = CriLog::open(plan.log.clone()).map_err(|e| e.to_string())?;
 
     let mut opts = CreateOpts {
@@ -252,6 +247,17 @@ fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, String> {
         made.files.push(plan.ctl_socket());
         let ctl = CtlServer::bind(&plan.ctl_socket()).map_err(|e| e.to_string())?;
         rt.start(&Direct, &plan.id).map_err(|e| e.to_string())?;
+        // Only now: a blocked mask is inherited through the runtime by the
+        // container's init (std's Command keeps it, and a runtime may too).
+        // A child that exits before this is still a zombie for the loop.
+        let mut mask = SigSet::empty();
+        for s in SIGNALS {
+            mask.add(s);
+        }
+        mask.thread_block()
+            .map_err(|e| format!("signal mask: {e}"))?;
+        let sig = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| format!("signalfd: {e}"))?;
         Ok(Monitor {
             plan: plan.clone(),
             init: pid,
