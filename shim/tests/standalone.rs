@@ -381,3 +381,38 @@ fn pid_files_hold_the_container_and_the_monitor() {
     env.kill("KILL");
     env.wait_exit();
 }
+
+#[test]
+fn a_client_that_never_reads_does_not_block_the_container() {
+    let env = Env::new("slow", "sleep 1; seq 1 300000; exit 4", |_| {});
+    env.start(&[]);
+    // Connected before the output starts, and never read from.
+    let _stuck = berth_shim::monitor::attach::connect_to(&env.state().join("attach")).unwrap();
+    let (code, _) = env.wait_exit();
+    assert_eq!(code, "4");
+    let recs = records(&env.log_text());
+    assert_eq!(recs.len(), 300000);
+    assert_eq!(recs.last().unwrap().content, "300000");
+    let shim_log = fs::read_to_string(env.state().join("shim.log")).unwrap();
+    assert!(shim_log.contains("too slow: disconnected"), "{shim_log:?}");
+}
+
+#[test]
+fn sigterm_to_the_monitor_is_passed_to_the_container() {
+    let env = Env::new("fwd", "echo up; exec sleep 1000", no_pid_namespace);
+    env.start(&[]);
+    env.wait_log("stdout", "up");
+    let shim: i32 = fs::read_to_string(env.state().join("shim.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let (code, json) = env.wait_exit();
+    assert_eq!(code, "143");
+    assert_eq!(json["signal"], 15);
+}

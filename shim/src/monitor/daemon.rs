@@ -135,13 +135,13 @@ fn monitor(plan: Plan, created_dir: bool, sync: OwnedFd) -> i32 {
     made.files.extend(plan.shim_pid_file.clone());
     let mut sync = fs::File::from(sync);
     if let Err(e) = detach_stdio(&plan, sync.as_raw_fd()) {
-        let _ = write!(sync, "error monitor setup: {e}\n");
+        let _ = writeln!(sync, "error monitor setup: {e}");
         made.undo();
         return 1;
     }
     match setup(&plan, &mut made) {
         Ok(m) => {
-            let _ = write!(sync, "ok {}\n", m.init_pid());
+            let _ = writeln!(sync, "ok {}", m.init_pid());
             drop(sync);
             crate::sys::monitor::trim_heap();
             m.run();
@@ -152,7 +152,7 @@ fn monitor(plan: Plan, created_dir: bool, sync: OwnedFd) -> i32 {
             let one_line = msg.replace('\n', " ");
             eprintln!("berth-shim: {one_line}");
             made.undo();
-            let _ = write!(sync, "error {one_line}\n");
+            let _ = writeln!(sync, "error {one_line}");
             1
         }
     }

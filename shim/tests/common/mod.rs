@@ -228,7 +228,7 @@ pub fn run_bounded(mut c: Command) -> Output {
         .unwrap();
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        if let Some(_) = child.try_wait().unwrap() {
+        if child.try_wait().unwrap().is_some() {
             return child.wait_with_output().unwrap();
         }
         if Instant::now() > deadline {
