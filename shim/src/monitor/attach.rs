@@ -197,6 +197,16 @@ impl Client {
             self.dead = true;
             return;
         }
+        // Behind already: fill the last waiting packet of the same stream
+        // first, so a client that lags catches up in big packets instead
+        // of a syscall per container write.
+        if let Some(last) = self.queue.back_mut() {
+            if last[0] == packet[0] && last.len() + packet.len() - 1 <= MAX_CHUNK + 1 {
+                last.extend_from_slice(&packet[1..]);
+                self.queued += packet.len() - 1;
+                return;
+            }
+        }
         self.queued += packet.len();
         self.queue.push_back(packet.to_vec());
     }

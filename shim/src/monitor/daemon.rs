@@ -182,6 +182,11 @@ fn write_pid(path: &Path, pid: u32) -> Result<(), String> {
 /// Everything up to a started container; undoes itself on error.
 fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, String> {
     crate::reaper::become_subreaper().map_err(|e| format!("subreaper: {e}"))?;
+    // The container inherits our mask through the runtime: whatever the
+    // caller had blocked must not reach it.
+    SigSet::empty()
+        .thread_set_mask()
+        .map_err(|e| format!("signal mask: {e}"))?;
     write_pid(&plan.shim_pid(), std::process::id())?;
     if let Some(p) = &plan.shim_pid_file {
         write_pid(p, std::process::id())?;
