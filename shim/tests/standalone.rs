@@ -55,10 +55,23 @@ fn container_outlives_its_sigkilled_caller_and_logs_grow() {
     let times: Vec<&str> = recs.iter().map(|r| r.time.as_str()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 
+    // A second process attaches and sees live output, numbers past what
+    // the log held when it connected.
+    let logged = recs.len() as u32 / 2;
+    let mut client = env.attach(Stdio::null());
+    let live = lines_of(client.stdout.take().unwrap());
+    expect_match(&live, "a live counter line", |l| {
+        l.strip_prefix("out ")
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n > logged)
+    });
+
     env.kill("KILL");
     let (code, json) = env.wait_exit();
     assert_eq!(code, "137");
     assert_eq!(json["signal"], 9);
+    let (st, err) = wait_child(client);
+    assert!(st.success(), "{err}");
 }
 
 #[test]

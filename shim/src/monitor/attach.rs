@@ -470,3 +470,77 @@ pub fn client(path: &Path) -> Result<(), AttachError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn recv_packet(fd: &OwnedFd) -> Vec<u8> {
+        let mut buf = [0u8; MAX_CHUNK + 1];
+        let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).unwrap();
+        buf[..n].to_vec()
+    }
+
+    fn serve(srv: &mut AttachServer, stdin: &mut StdinSink, rounds: usize) {
+        for _ in 0..rounds {
+            let ready: Vec<(u64, PollFlags)> = {
+                let mut ids = Vec::new();
+                let mut fds = Vec::new();
+                for (id, fd, ev) in srv.interests(stdin) {
+                    ids.push(id);
+                    fds.push(PollFd::new(fd, ev));
+                }
+                poll(&mut fds, PollTimeout::from(200u16)).unwrap();
+                ids.into_iter()
+                    .zip(&fds)
+                    .map(|(id, f)| (id, f.revents().unwrap()))
+                    .filter(|(_, r)| !r.is_empty())
+                    .collect()
+            };
+            for (id, r) in ready {
+                srv.ready(id, r, stdin);
+            }
+        }
+    }
+
+    #[test]
+    fn output_reaches_every_client_and_stdin_comes_from_the_first_writer_only() {
+        let dir = std::env::temp_dir().join(format!("berth-shim-attach-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("attach");
+        let mut srv = AttachServer::bind(&path, false).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut stdin = StdinSink::new(Some(w), false).unwrap();
+        let a = connect_to(&path).unwrap();
+        let b = connect_to(&path).unwrap();
+        srv.accept();
+
+        srv.broadcast(STDERR, b"oops", &mut stdin);
+        assert_eq!(recv_packet(&a), b"\x02oops");
+        assert_eq!(recv_packet(&b), b"\x02oops");
+
+        send(a.as_raw_fd(), b"from a\n", MsgFlags::empty()).unwrap();
+        serve(&mut srv, &mut stdin, 1);
+        send(b.as_raw_fd(), b"from b\n", MsgFlags::empty()).unwrap();
+        serve(&mut srv, &mut stdin, 1);
+        // The writer leaving closes the container's stdin.
+        shutdown(a.as_raw_fd(), Shutdown::Write).unwrap();
+        serve(&mut srv, &mut stdin, 2);
+        assert!(stdin.fd.is_none(), "stdin still open after the writer left");
+        let mut got = String::new();
+        std::fs::File::from(r).read_to_string(&mut got).unwrap();
+        assert_eq!(got, "from a\n");
+
+        // A client that only shut down its sending side still gets output.
+        let mut sink = StdinSink::new(None, false).unwrap();
+        srv.broadcast(STDOUT, b"still here", &mut sink);
+        assert_eq!(recv_packet(&a), b"\x01still here");
+        srv.close();
+        assert!(!path.exists());
+        assert_eq!(recv_packet(&b), b"\x01still here");
+        assert_eq!(recv_packet(&b), b"", "closed at the end");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -101,6 +101,23 @@ mod tests {
     }
 
     #[test]
+    fn a_v2_cgroup_without_the_memory_controller_has_no_counter() {
+        // Hybrid host: only the unified line, and no memory.events there.
+        let cg = "0::/no/such/cgroup/for/berth-shim\n";
+        assert_eq!(counter_file(cg, MOUNTINFO), None);
+        // A v2 line pointing at a dir whose memory.events exists is used.
+        let dir = std::env::temp_dir().join(format!("berth-shim-oom-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("c1")).unwrap();
+        std::fs::write(dir.join("c1/memory.events"), "oom_kill 0\n").unwrap();
+        let mi = format!("31 25 0:27 / {} rw - cgroup2 cgroup2 rw\n", dir.display());
+        assert_eq!(
+            counter_file("0::/c1\n", &mi),
+            Some(dir.join("c1/memory.events"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn the_oom_kill_counter_is_read_from_either_file() {
         let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
         let v2 = "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n";

@@ -303,19 +303,28 @@ pub fn lines_of(out: ChildStdout) -> mpsc::Receiver<String> {
 
 /// Waits for a line equal to `want`; returns every line seen up to it.
 pub fn expect_line(rx: &mpsc::Receiver<String>, want: &str) -> Vec<String> {
+    expect_match(rx, want, |l| l == want)
+}
+
+/// Waits for a line `pred` accepts (`what` names it in the failure).
+pub fn expect_match(
+    rx: &mpsc::Receiver<String>,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let deadline = Instant::now() + TIMEOUT;
     let mut seen = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(l) => {
-                let done = l == want;
+                let done = pred(&l);
                 seen.push(l);
                 if done {
                     return seen;
                 }
             }
-            Err(_) => panic!("no line {want:?}; saw {seen:?}"),
+            Err(_) => panic!("no line {what:?}; saw {seen:?}"),
         }
     }
 }
