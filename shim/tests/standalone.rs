@@ -429,3 +429,23 @@ fn sigterm_to_the_monitor_is_passed_to_the_container() {
     assert_eq!(code, "143");
     assert_eq!(json["signal"], 15);
 }
+
+#[test]
+fn a_reused_state_dir_shows_no_stale_exit() {
+    let env = Env::new("reuse", "exit 3", |_| {});
+    env.start(&["--rm"]);
+    assert_eq!(env.wait_exit().0, "3");
+    wait_for("the first monitor to end", || {
+        !env.state().join("shim.pid").exists()
+    });
+    let cfg = env.bundle().join("config.json");
+    let mut v: Value = serde_json::from_slice(&fs::read(&cfg).unwrap()).unwrap();
+    v["process"]["args"] = json!(["sh", "-c", "sleep 1; exit 5"]);
+    fs::write(&cfg, serde_json::to_vec(&v).unwrap()).unwrap();
+    env.start(&["--rm"]);
+    assert!(
+        !env.state().join("exit").exists() && !env.state().join("exit.json").exists(),
+        "the first container's exit is still there"
+    );
+    assert_eq!(env.wait_exit().0, "5");
+}

@@ -187,6 +187,17 @@ fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, String> {
     SigSet::empty()
         .thread_set_mask()
         .map_err(|e| format!("signal mask: {e}"))?;
+    // Left by an earlier monitor of this state dir (none is alive: the
+    // plan checked shim.pid): a stale exit file would be taken for ours.
+    for stale in [
+        &plan.exit_file,
+        &plan.exit_json,
+        &plan.attach_socket(),
+        &plan.ctl_socket(),
+        &plan.console_socket(),
+    ] {
+        let _ = fs::remove_file(stale);
+    }
     write_pid(&plan.shim_pid(), std::process::id())?;
     if let Some(p) = &plan.shim_pid_file {
         write_pid(p, std::process::id())?;
