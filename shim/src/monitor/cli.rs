@@ -80,7 +80,7 @@ pub struct StartArgs {
     #[arg(long)]
     pub exit_file: Option<PathBuf>,
     /// Run the runtime's `delete` once the container has exited.
-    #[arg(long, alias = "rm")]
+    #[arg(long, visible_alias = "rm")]
     pub delete_after_exit: bool,
     /// The container's pid file [default: STATE_DIR/container.pid].
     #[arg(long)]

@@ -20,7 +20,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The runtime under test: `RUNTIME`, else `target/debug/berth`.
 pub fn runtime() -> PathBuf {
-    if let Some(r) = std::env::var_os("RUNTIME") {
+    if let Some(r) = std::env::var_os("RUNTIME").filter(|r| !r.is_empty()) {
         return PathBuf::from(r);
     }
     let exe = std::env::current_exe().unwrap();
