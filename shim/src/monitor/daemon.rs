@@ -40,6 +40,32 @@ use super::plan::Plan;
 use crate::runtime::{CreateOpts, Direct};
 use crate::sys::fork_single_threaded;
 
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    #[error(transparent)]
+    Log(#[from] super::logs::LogError),
+    #[error(transparent)]
+    Attach(#[from] super::attach::AttachError),
+    #[error(transparent)]
+    Ctl(#[from] super::ctl::CtlError),
+}
+
+/// Wraps an io (or errno) error with what was being done.
+fn io_err<E: Into<io::Error>>(what: impl std::fmt::Display) -> impl FnOnce(E) -> StartError {
+    move |e| StartError::Io {
+        what: what.to_string(),
+        source: e.into(),
+    }
+}
+
 /// How long the runtime may take to send the pty after `create` returned.
 const CONSOLE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -148,8 +174,8 @@ fn monitor(plan: Plan, created_dir: bool, sync: OwnedFd) -> i32 {
             let _ = fs::remove_file(plan.shim_pid());
             0
         }
-        Err(msg) => {
-            let one_line = msg.replace('\n', " ");
+        Err(e) => {
+            let one_line = e.to_string().replace('\n', " ");
             eprintln!("berth-shim: {one_line}");
             made.undo();
             let _ = writeln!(sync, "error {one_line}");
@@ -175,18 +201,18 @@ fn detach_stdio(plan: &Plan, keep: i32) -> io::Result<()> {
     Ok(())
 }
 
-fn write_pid(path: &Path, pid: u32) -> Result<(), String> {
-    fs::write(path, pid.to_string()).map_err(|e| format!("{}: {e}", path.display()))
+fn write_pid(path: &Path, pid: u32) -> Result<(), StartError> {
+    fs::write(path, pid.to_string()).map_err(io_err(path.display()))
 }
 
 /// Everything up to a started container; undoes itself on error.
-fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, String> {
-    crate::reaper::become_subreaper().map_err(|e| format!("subreaper: {e}"))?;
+fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, StartError> {
+    crate::reaper::become_subreaper().map_err(io_err("subreaper"))?;
     // The container inherits our mask through the runtime: whatever the
     // caller had blocked must not reach it.
     SigSet::empty()
         .thread_set_mask()
-        .map_err(|e| format!("signal mask: {e}"))?;
+        .map_err(io_err("signal mask"))?;
     // Left by an earlier monitor of this state dir (none is alive: the
     // plan checked shim.pid): a stale exit file would be taken for ours.
     for stale in [
@@ -206,7 +232,7 @@ fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, String> {
     if !plan.log.path.exists() {
         made.files.push(plan.log.path.clone());
     }
-    let log = CriLog::open(plan.log.clone()).map_err(|e| e.to_string())?;
+    let log = CriLog::open(plan.log.clone())?;
 
     let mut opts = CreateOpts {
         pid_file: Some(plan.container_pid_file.clone()),
@@ -217,12 +243,11 @@ fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, String> {
     if plan.terminal {
         let path = plan.console_socket();
         made.files.push(path.clone());
-        let l = UnixListener::bind(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let l = UnixListener::bind(&path).map_err(io_err(path.display()))?;
         opts.console_socket = Some(path);
         console = Some(l);
     } else {
-        let (io, shim) =
-            crate::stdio::pipes(plan.stdin).map_err(|e| format!("stdio pipes: {e}"))?;
+        let (io, shim) = crate::stdio::pipes(plan.stdin).map_err(io_err("stdio pipes"))?;
         opts.io = io;
         ends = Some(shim);
     }
@@ -230,16 +255,15 @@ fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, String> {
     let started = (|| {
         // A failed create may still have left state behind: the delete
         // below covers it too.
-        rt.create(&Direct, &plan.id, &plan.bundle, opts)
-            .map_err(|e| e.to_string())?;
+        rt.create(&Direct, &plan.id, &plan.bundle, opts)?;
         let mut outputs = Vec::new();
         let stdin;
         let mut tty = None;
         if let Some(l) = console {
-            let master = receive_pty(&l).map_err(|e| format!("console socket: {e}"))?;
+            let master = receive_pty(&l).map_err(io_err("console socket"))?;
             drop(l);
             let _ = fs::remove_file(plan.console_socket());
-            let dup = |f: &OwnedFd| f.try_clone().map_err(|e| format!("pty master: {e}"));
+            let dup = |f: &OwnedFd| f.try_clone().map_err(io_err("pty master"));
             stdin = StdinSink::new(plan.stdin.then(|| dup(&master)).transpose()?, true);
             tty = Some(dup(&master)?);
             outputs.push(Output::new(Stream::Stdout, master));
@@ -249,20 +273,19 @@ fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, String> {
             outputs.push(Output::new(Stream::Stdout, e.stdout));
             outputs.push(Output::new(Stream::Stderr, e.stderr));
         }
-        let stdin = stdin.map_err(|e| format!("container stdin: {e}"))?;
+        let stdin = stdin.map_err(io_err("container stdin"))?;
         let outputs = outputs
             .into_iter()
             .collect::<io::Result<Vec<_>>>()
-            .map_err(|e| format!("container output: {e}"))?;
+            .map_err(io_err("container output"))?;
         let pid = crate::runtime::read_pid_file(&plan.container_pid_file)
-            .map_err(|e| format!("container pid file: {e}"))?;
+            .map_err(io_err("container pid file"))?;
         let oom = OomWatch::find(pid);
         made.files.push(plan.attach_socket());
-        let attach = AttachServer::bind(&plan.attach_socket(), plan.leave_stdin_open)
-            .map_err(|e| e.to_string())?;
+        let attach = AttachServer::bind(&plan.attach_socket(), plan.leave_stdin_open)?;
         made.files.push(plan.ctl_socket());
-        let ctl = CtlServer::bind(&plan.ctl_socket()).map_err(|e| e.to_string())?;
-        rt.start(&Direct, &plan.id).map_err(|e| e.to_string())?;
+        let ctl = CtlServer::bind(&plan.ctl_socket())?;
+        rt.start(&Direct, &plan.id)?;
         // Only now: a blocked mask is inherited through the runtime by the
         // container's init (std's Command keeps it, and a runtime may too).
         // A child that exits before this is still a zombie for the loop.
@@ -270,10 +293,9 @@ fn setup(plan: &Plan, made: &mut Made) -> Result<Monitor, String> {
         for s in SIGNALS {
             mask.add(s);
         }
-        mask.thread_block()
-            .map_err(|e| format!("signal mask: {e}"))?;
+        mask.thread_block().map_err(io_err("signal mask"))?;
         let sig = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .map_err(|e| format!("signalfd: {e}"))?;
+            .map_err(io_err("signalfd"))?;
         Ok(Monitor {
             plan: plan.clone(),
             init: pid,
