@@ -86,15 +86,28 @@ fn attach_streams_output_and_feeds_stdin_from_the_first_writer() {
     // A watcher (its stdin is empty: it never becomes the writer).
     let mut watcher = env.attach(Stdio::null());
     let watch = lines_of(watcher.stdout.take().unwrap());
-    std::thread::sleep(Duration::from_millis(500));
     let mut writer = env.attach(Stdio::piped());
     let got = lines_of(writer.stdout.take().unwrap());
     let mut input = writer.stdin.take().unwrap();
     input.write_all(b"hello\n").unwrap();
     expect_line(&got, "got hello");
-    expect_line(&watch, "got hello");
+    // The watcher may have connected after "hello": write until it sees
+    // a line live (bounded), each echoed to the writer too.
+    let mut seen = false;
+    for i in 0..100 {
+        input.write_all(format!("w{i}\n").as_bytes()).unwrap();
+        expect_line(&got, &format!("got w{i}"));
+        while let Ok(l) = watch.recv_timeout(Duration::from_millis(100)) {
+            seen |= l.starts_with("got ");
+        }
+        if seen {
+            break;
+        }
+    }
+    assert!(seen, "the watcher saw no live output");
     input.write_all(b"again\n").unwrap();
     expect_line(&got, "got again");
+    expect_line(&watch, "got again");
     env.wait_log("stderr", "err again");
     // The writer's EOF is the container's.
     drop(input);
