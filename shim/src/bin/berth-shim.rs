@@ -1,6 +1,6 @@
-//! berth-shim: the standalone per-container monitor.
+//! berth-shim: the standalone per-container monitor (see
+//! `berth_shim::monitor`).
 
 fn main() {
-    eprintln!("berth-shim: not implemented yet");
-    std::process::exit(1);
+    std::process::exit(berth_shim::monitor::main());
 }
