@@ -495,3 +495,29 @@ fn failing_prestart_hook_still_runs_poststop() {
     assert_eq!(st["id"], "poststopfail");
     assert_eq!(st["status"], "stopped");
 }
+
+#[test]
+fn the_callers_blocked_signals_are_not_passed_on() {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+    let mut b = Bundle::new(&["grep", "SigBlk", "/proc/self/status"]);
+    // The mask is per thread and inherited by what this thread spawns.
+    let seen = std::thread::spawn(move || {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGTERM);
+        set.add(Signal::SIGHUP);
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).unwrap();
+        let run = ok(&b.run_container("sigblk-run"));
+        b.config["process"]["args"] = json!(["sleep", "30"]);
+        b.save();
+        let id = "sigblk-exec";
+        ok(&b.create(id, &[]));
+        ok(&b.run(&["start", id]));
+        let exec = ok(&b.run(&["exec", id, "grep", "SigBlk", "/proc/self/status"]));
+        ok(&b.run(&["delete", "--force", id]));
+        (run, exec)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(status_field(&seen.0, "SigBlk"), "0000000000000000", "init: {}", seen.0);
+    assert_eq!(status_field(&seen.1, "SigBlk"), "0000000000000000", "exec: {}", seen.1);
+}

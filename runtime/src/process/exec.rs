@@ -156,7 +156,7 @@ pub fn exec(o: &ExecOptions<'_>) -> Result<i32, LaunchError> {
                     seccomp: seccomp.as_ref(),
                     lsm: &lsm,
                     chan: &child_chan,
-                    sigmask: old_mask,
+                    sigmask: SigSet::empty(),
                 },
                 preserve_fds: o.preserve_fds,
             };

@@ -24,7 +24,9 @@ pub struct Finish<'a> {
     pub lsm: &'a crate::lsm::LsmPlan,
     /// Where a seccomp listener fd goes (the parent forwards it).
     pub chan: &'a Channel,
-    /// The signal mask the process starts with.
+    /// The signal mask the process starts with: empty, whatever the
+    /// caller had blocked (runc and crun do the same; a monitor that blocks
+    /// TERM for itself must not pass that on to the container).
     pub sigmask: SigSet,
 }
 

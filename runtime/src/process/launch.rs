@@ -369,14 +369,10 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
         masked: linux.masked_paths().as_deref().unwrap_or_default(),
         readonly_paths: linux.readonly_paths().as_deref().unwrap_or_default(),
     };
-    let old_mask = if opts.block_signals {
-        let mut old = SigSet::empty();
-        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), Some(&mut old))
+    if opts.block_signals {
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None)
             .map_err(|e| io("block signals")(e.into()))?;
-        old
-    } else {
-        SigSet::thread_get_mask().map_err(|e| io("read signal mask")(e.into()))?
-    };
+    }
 
     let (flags, for_children) = match ns.mode {
         SpawnMode::Direct => {
@@ -420,7 +416,7 @@ pub fn launch(opts: &LaunchOptions<'_>) -> Result<Launched, LaunchError> {
                 wait,
                 console_socket,
                 preserve_fds: opts.preserve_fds,
-                sigmask: old_mask,
+                sigmask: SigSet::empty(),
                 caps,
                 container_id: opts.id,
                 time_offsets,
