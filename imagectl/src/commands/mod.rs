@@ -1,0 +1,30 @@
+//! One thin file per verb: parse its flags, call the library, print.
+
+pub mod gc;
+pub mod history;
+pub mod images;
+pub mod inspect;
+pub mod login;
+pub mod logout;
+pub mod pull;
+pub mod push;
+pub mod rmi;
+pub mod search;
+pub mod tag;
+pub mod unpack;
+
+use std::path::PathBuf;
+
+use crate::store::Store;
+
+/// What every verb gets.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub root: PathBuf,
+}
+
+impl Ctx {
+    pub fn store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.root)?)
+    }
+}

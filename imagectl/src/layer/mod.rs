@@ -1,0 +1,1 @@
+//! Layers: decompression, safe application (whiteouts, links, devices, xattrs), the unpacked-layer cache.

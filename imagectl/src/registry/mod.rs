@@ -1,0 +1,1 @@
+//! Registry transfers (OCI distribution v2): pull, push, auth, catalog.
