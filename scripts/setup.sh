@@ -3,10 +3,15 @@
 # (root): busybox-static for test rootfses, runc and crun as reference
 # runtimes, jq for the demo, file to check static binaries, and the
 # benchmark tools, and containers-common for its default seccomp profile
-# (/usr/share/containers/seccomp.json), which the tests run. Safe to run again.
+# (/usr/share/containers/seccomp.json), which the tests run; and for the
+# shim and imagectl tests: conmon (the idle-memory reference),
+# docker-registry (a real registry on loopback), skopeo and umoci (test
+# images and the reference unpack), apache2-utils (htpasswd) and openssl
+# (the token issuer's key). Safe to run again.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (containers need it)" >&2; exit 1; }
-packages=(busybox-static runc crun jq file hyperfine time golang-github-containers-common)
+packages=(busybox-static runc crun jq file hyperfine time golang-github-containers-common
+    docker-registry skopeo umoci apache2-utils openssl conmon)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
