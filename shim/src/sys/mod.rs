@@ -20,3 +20,4 @@ pub fn fork_single_threaded() -> nix::Result<nix::unistd::ForkResult> {
     // detach), so the child inherits no lock held by another thread.
     unsafe { nix::unistd::fork() }
 }
+pub mod v2;
