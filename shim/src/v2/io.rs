@@ -163,18 +163,51 @@ impl Pending {
     }
 }
 
-fn open_fifo_rw(path: &str) -> io::Result<File> {
-    OpenOptions::new().read(true).write(true).open(path)
+/// Where an output goes: containerd passes a fifo path, or a URI when the
+/// client asked for a log (`ctr run --log-uri file:///x`).
+#[derive(Debug, PartialEq, Eq)]
+enum Target<'a> {
+    Nowhere,
+    Fifo(&'a str),
+    File(&'a str),
+}
+
+fn target(s: &str) -> io::Result<Target<'_>> {
+    if s.is_empty() {
+        return Ok(Target::Nowhere);
+    }
+    match s.split_once("://") {
+        None => Ok(Target::Fifo(s)),
+        Some(("fifo", p)) => Ok(Target::Fifo(p)),
+        Some(("file", p)) => Ok(Target::File(p)),
+        Some((scheme, _)) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{s}: {scheme}:// logging is not supported by this shim"),
+        )),
+    }
+}
+
+fn open_output(s: &str) -> io::Result<Option<File>> {
+    match target(s)? {
+        Target::Nowhere => Ok(None),
+        Target::Fifo(p) => OpenOptions::new().read(true).write(true).open(p).map(Some),
+        Target::File(p) => {
+            if let Some(dir) = Path::new(p).parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(p)
+                .map(Some)
+        }
+    }
 }
 
 /// Process output -> fifo (or nowhere), until EOF (or EIO: a pty whose
 /// last slave closed).
 fn copy_out(from: OwnedFd, to: &str, drained: Arc<Drained>) -> io::Result<()> {
-    let mut dest = if to.is_empty() {
-        None
-    } else {
-        Some(open_fifo_rw(to)?)
-    };
+    let mut dest = open_output(to)?;
     let mut src = File::from(from);
     drained.add();
     let spawned = thread::Builder::new()
@@ -207,6 +240,11 @@ fn copy_out(from: OwnedFd, to: &str, drained: Arc<Drained>) -> io::Result<()> {
 
 /// fifo -> process stdin, until the fifo's writer hangs up.
 fn copy_in(from: &str, to: Arc<Mutex<Option<File>>>) -> io::Result<()> {
+    let from = match target(from)? {
+        Target::Fifo(p) => p,
+        // A log URI has no stdin.
+        _ => return Ok(()),
+    };
     let fifo = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -255,6 +293,20 @@ mod tests {
         let p = dir.join(name);
         nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         p.to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn outputs_are_fifos_or_log_files() {
+        assert_eq!(
+            target("/run/f/1-stdout").unwrap(),
+            Target::Fifo("/run/f/1-stdout")
+        );
+        assert_eq!(
+            target("file:///var/log/c.log").unwrap(),
+            Target::File("/var/log/c.log")
+        );
+        assert_eq!(target("").unwrap(), Target::Nowhere);
+        assert!(target("binary:///usr/bin/logger").is_err());
     }
 
     #[test]
