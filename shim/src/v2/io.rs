@@ -210,7 +210,7 @@ fn copy_out(from: OwnedFd, to: &str, drained: Arc<Drained>) -> io::Result<()> {
     let mut dest = open_output(to)?;
     let mut src = File::from(from);
     drained.add();
-    let spawned = thread::Builder::new()
+    thread::Builder::new()
         .name("stdout".into())
         .stack_size(COPY_STACK)
         .spawn(move || {
@@ -231,10 +231,7 @@ fn copy_out(from: OwnedFd, to: &str, drained: Arc<Drained>) -> io::Result<()> {
             }
             drop(dest);
             drained.done();
-        });
-    if let Err(e) = spawned {
-        return Err(e);
-    }
+        })?;
     Ok(())
 }
 

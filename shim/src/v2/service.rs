@@ -394,6 +394,9 @@ impl Task for Service {
             ));
         }
         let removed = self.table().procs.remove(&req.exec_id);
+        // A Wait on a process that never started (its exec failed) would
+        // otherwise block forever: it now finds the process gone.
+        self.exited.notify_all();
         if let Some(p) = &removed {
             if let Some(io) = &p.io {
                 io.close_stdin();

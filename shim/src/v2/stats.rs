@@ -36,8 +36,11 @@ fn entry(v: &Value, key: &str) -> MessageField<MemoryEntry> {
     })
 }
 
+/// Picks one field of a message, for the tables below.
+type Field<M, T> = fn(&mut M) -> &mut T;
+
 /// runc's memory.stat keys (`raw`) and the Metrics fields they fill.
-const MEMORY_RAW: &[(&str, fn(&mut MemoryStat) -> &mut u64)] = &[
+const MEMORY_RAW: &[(&str, Field<MemoryStat, u64>)] = &[
     ("cache", |m| &mut m.cache),
     ("rss", |m| &mut m.rss),
     ("rss_huge", |m| &mut m.rss_huge),
@@ -77,7 +80,7 @@ const MEMORY_RAW: &[(&str, fn(&mut MemoryStat) -> &mut u64)] = &[
 ];
 
 /// runc's blkio lists and the Metrics lists they fill.
-const BLKIO: &[(&str, fn(&mut BlkIOStat) -> &mut Vec<BlkIOEntry>)] = &[
+const BLKIO: &[(&str, Field<BlkIOStat, Vec<BlkIOEntry>>)] = &[
     ("io_service_bytes_recursive", |b| {
         &mut b.io_service_bytes_recursive
     }),
