@@ -269,6 +269,30 @@ count_above() { [ "$(cat "/proc/$1/root/tmp/count")" -gt "$2" ]; }
     [ "$(jq -r '.cpu.usage.total' <<<"$output")" -gt 0 ]
 }
 
+@test "events: containerd hears create, start, exec, pause, resume, exit, delete and oom" {
+    local ev=$BATS_TEST_TMPDIR/events.out evpid t
+    (exec timeout 90 ctr --address "$E2E_CTRD_SOCK" events >"$ev" 2>&1 </dev/null) 3>&- &
+    evpid=$!
+    sleep 0.5
+    ctr_run -d "$IMG" ev1 sleep 300
+    e2e_ctr tasks exec --exec-id x1 ev1 true
+    e2e_ctr tasks pause ev1
+    e2e_ctr tasks resume ev1
+    e2e_ctr tasks kill -s SIGKILL ev1
+    e2e_wait_output 10 STOPPED task_status ev1
+    e2e_ctr tasks delete ev1
+    # A shell that holds 64 MiB in a variable under a 16 MiB limit.
+    run ctr_run --rm --memory-limit 16777216 "$IMG" oom1 sh -c 'x=$(head -c 67108864 /dev/zero | tr "\0" a); echo survived'
+    echo "oom1: status $status output $output"
+    [ "$status" = 137 ]
+    for t in create start exec-added exec-started paused resumed exit delete; do
+        e2e_wait_until 10 grep -Eq " $E2E_NS /tasks/$t .*\"ev1\"" "$ev" || { cat "$ev"; false; }
+    done
+    grep -Eq " $E2E_NS /tasks/exit .*\"exit_status\":137" "$ev"
+    e2e_wait_until 10 grep -Eq " $E2E_NS /tasks/oom .*\"oom1\"" "$ev" || { cat "$ev"; false; }
+    kill "$evpid" 2>/dev/null || true
+}
+
 @test "the shim survives containerd being killed; the restarted containerd reconnects to it" {
     ctr_run -d --log-uri "file://$E2E_WORK/logs/rst1.log" "$IMG" rst1 \
         sh -c 'trap "echo got TERM; exit 9" TERM; echo up; while :; do sleep 0.1; done'

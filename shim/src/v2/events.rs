@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use containerd_shim_protos::events::task::{
-    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskPaused, TaskResumed,
-    TaskStart,
+    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskOOM, TaskPaused,
+    TaskResumed, TaskStart,
 };
 use containerd_shim_protos::protobuf::{self, Message, MessageField};
 use containerd_shim_protos::shim::event::Envelope;
@@ -51,6 +51,7 @@ events! {
     TaskExecStarted => "/tasks/exec-started", "containerd.events.TaskExecStarted";
     TaskPaused => "/tasks/paused", "containerd.events.TaskPaused";
     TaskResumed => "/tasks/resumed", "containerd.events.TaskResumed";
+    TaskOOM => "/tasks/oom", "containerd.events.TaskOOM";
 }
 
 pub fn timestamp(t: SystemTime) -> Timestamp {
@@ -93,6 +94,15 @@ impl std::fmt::Debug for Publisher {
         f.debug_struct("Publisher")
             .field("namespace", &self.namespace)
             .finish()
+    }
+}
+
+impl Clone for Publisher {
+    fn clone(&self) -> Self {
+        Publisher {
+            namespace: self.namespace.clone(),
+            tx: Mutex::new(self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+        }
     }
 }
 

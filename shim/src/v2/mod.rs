@@ -15,7 +15,8 @@
 //! - [`events`]: publishing /tasks/* events to containerd;
 //! - [`stats`]: runc's stats JSON as cgroups v1 Metrics;
 //! - [`options`]: which runtime binary (BinaryName, Root, SystemdCgroup);
-//! - [`mount`]: the rootfs mounts of the Create request.
+//! - [`mount`]: the rootfs mounts of the Create request;
+//! - [`oom`]: the memory cgroup's OOM notices, for /tasks/oom.
 //!
 //! ## Crate choice
 //! `containerd-shim-protos` 0.12 with its default (sync) features: the
@@ -37,8 +38,8 @@
 //! malloc arena (each thread would otherwise get its own heap). See the
 //! README for the measured RSS against containerd-shim-runc-v2.
 //!
-//! Not done: Checkpoint (returns NOT_FOUND as unimplemented), OOM events
-//! (/tasks/oom), the shim cgroup option, and grouping several containers
+//! Not done: Checkpoint (ttrpc's "not supported"), `binary://` log URIs,
+//! the shim cgroup option, and grouping several containers
 //! in one shim (each container gets its own).
 
 pub mod args;
@@ -47,6 +48,7 @@ pub mod events;
 pub mod exits;
 pub mod io;
 pub mod mount;
+pub mod oom;
 pub mod options;
 pub mod process;
 pub mod service;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use containerd_shim_protos::api::{self, Empty, ProcessInfo};
 use containerd_shim_protos::events::task::{
-    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskPaused,
+    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM, TaskPaused,
     TaskResumed, TaskStart,
 };
 use containerd_shim_protos::protobuf::MessageField;
@@ -338,6 +338,15 @@ impl Task for Service {
                 p.io = Some(Arc::new(attached));
             }
             t.set_pid(INIT, pid);
+        }
+        let (events, id) = (self.events.clone(), self.id.clone());
+        let watched = super::oom::watch(pid, move || {
+            let mut ev = TaskOOM::new();
+            ev.container_id = id.clone();
+            events.publish(&ev);
+        });
+        if let Err(e) = watched {
+            crate::v2::log(&format!("{}: no OOM notices: {e}", self.id));
         }
         let mut ev = TaskCreate::new();
         ev.container_id = self.id.clone();
