@@ -349,6 +349,17 @@ EOF
     [ "$(jq -r .pid <<<"$output")" = "$(task_pid bin2)" ]
 }
 
+@test "a BinaryName that does not exist fails the create, named, and leaves nothing" {
+    local conf=$E2E_WORK/missing.toml
+    printf 'BinaryName = "%s"\n' "$E2E_WORK/no-such-runtime" >"$conf"
+    run e2e_ctr run --rm --runtime io.containerd.berth.v2 --runtime-config-path "$conf" "$IMG" miss1 true
+    echo "$output"
+    [ "$status" != 0 ]
+    [[ "$output" == *"no-such-runtime: no such executable"* ]]
+    e2e_wait_until 10 bash -c "! pgrep -f 'containerd-shim-berth-v2 .*-id miss1( |\$)'"
+    if e2e_ctr tasks ls -q | grep -qx miss1; then echo "task left"; false; fi
+}
+
 cri() {
     timeout -k 5 60 /usr/bin/python3 "$BATS_TEST_DIRNAME/cri/cri.py" --sock "$E2E_CTRD_SOCK" "$@" </dev/null
 }
@@ -382,6 +393,11 @@ cri() {
     echo "$output"
     [ "$status" = 3 ]
     [[ "$output" == *exec-out* && "$output" == *exec-err* ]]
+    # UpdateContainerResources goes through the shim to `<runtime> update`.
+    cri update "$cid" --memory 100663296 --cpu-shares 256
+    if [ -d /sys/fs/cgroup/memory ]; then
+        [ "$(cat "/sys/fs/cgroup/memory$parent/$cid/memory.limit_in_bytes")" = 100663296 ]
+    fi
     cri stop "$cid" --timeout 5
     st=$(cri status "$cid")
     echo "$st"

@@ -92,8 +92,32 @@ pub fn wait_status(e: &Exit) -> ExitStatus {
     }
 }
 
+/// Whether `program` names an executable file (searched on PATH when it
+/// has no slash). Checked before spawning: when exec fails, std reaps the
+/// failed child itself, which our reaper may already have done.
+pub fn executable(program: &std::ffi::OsStr, path: Option<&std::ffi::OsStr>) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let p = std::path::Path::new(program);
+    if program.as_encoded_bytes().contains(&b'/') {
+        return is_exec(p);
+    }
+    path.is_some_and(|dirs| std::env::split_paths(dirs).any(|d| is_exec(&d.join(p))))
+}
+
 impl Launcher for Monitor {
     fn output(&self, cmd: &mut Command) -> io::Result<Output> {
+        if !executable(cmd.get_program(), std::env::var_os("PATH").as_deref()) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{}: no such executable",
+                    cmd.get_program().to_string_lossy()
+                ),
+            ));
+        }
         let (tx, rx) = mpsc::channel();
         let mut child = {
             let mut cmds = self.commands.lock().unwrap_or_else(|e| e.into_inner());
@@ -131,6 +155,16 @@ impl Launcher for Arc<Monitor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn executables_are_found_on_path_or_by_path() {
+        let path = std::ffi::OsString::from("/nonexistent:/bin:/usr/bin");
+        assert!(executable("sh".as_ref(), Some(&path)));
+        assert!(executable("/bin/sh".as_ref(), None));
+        assert!(!executable("no-such-runtime".as_ref(), Some(&path)));
+        assert!(!executable("/etc/passwd".as_ref(), None));
+        assert!(!executable("sh".as_ref(), None));
+    }
 
     #[test]
     fn wait_status_maps_back_to_codes_and_signals() {
