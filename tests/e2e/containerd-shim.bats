@@ -44,6 +44,7 @@ setup_file() {
 }
 
 teardown_file() {
+    E2E_CTRD_PID=$(shim_containerd_pid "$E2E_WORK")
     e2e_containerd_stop "$E2E_WORK"
     e2e_registry_stop
     find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d \( -path "*/$E2E_NS" -o -path "*/$E2E_NS/*" \
@@ -65,6 +66,7 @@ teardown() {
         grep -E 'berth-shim|level=(error|fatal)' "$E2E_WORK/containerd.log" | grep -v 'failed to load cni' | tail -20
     fi
     # A test that killed containerd may have failed before restarting it.
+    E2E_CTRD_PID=$(shim_containerd_pid "$E2E_WORK")
     if [ -z "${E2E_CTRD_PID:-}" ] || ! kill -0 "$E2E_CTRD_PID" 2>/dev/null; then
         shim_containerd_start "$E2E_WORK" || true
     fi
@@ -300,6 +302,7 @@ count_above() { [ "$(cat "/proc/$1/root/tmp/count")" -gt "$2" ]; }
     pid=$(task_pid rst1)
     shim=$(shim_pid_of rst1)
     e2e_wait_until 10 grep -qx up "$E2E_WORK/logs/rst1.log"
+    E2E_CTRD_PID=$(shim_containerd_pid "$E2E_WORK")
     old=$E2E_CTRD_PID
     shim_containerd_kill
     dead "$old"

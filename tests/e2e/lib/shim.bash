@@ -66,11 +66,15 @@ TOML
 
 # shim_containerd_start WORKDIR : start containerd on the config
 # shim_containerd_setup wrote (again, after a stop: same root and state);
-# sets E2E_CTRD_PID. Log appended to WORKDIR/containerd.log.
+# sets E2E_CTRD_PID and records it in WORKDIR/containerd.pid, so that a
+# containerd restarted inside one test is found by teardown_file (each bats
+# test runs in its own process). Log appended to WORKDIR/containerd.log.
+# fd 3 is closed: bats waits for every holder of it before it ends.
 shim_containerd_start() {
     local dir=$1
-    PATH=$dir/bin:$PATH containerd --config "$E2E_CTRD_CONFIG" >>"$dir/containerd.log" 2>&1 </dev/null &
+    PATH=$dir/bin:$PATH containerd --config "$E2E_CTRD_CONFIG" >>"$dir/containerd.log" 2>&1 </dev/null 3>&- &
     E2E_CTRD_PID=$!
+    echo "$E2E_CTRD_PID" >"$dir/containerd.pid"
     if ! e2e_wait_until 30 ctr --address "$E2E_CTRD_SOCK" version; then
         e2e_log "containerd did not come up; its log:"
         tail -50 "$dir/containerd.log" >&2
@@ -78,6 +82,9 @@ shim_containerd_start() {
     fi
     e2e_log "containerd on $E2E_CTRD_SOCK (pid $E2E_CTRD_PID)"
 }
+
+# shim_containerd_pid WORKDIR : the pid of the containerd last started.
+shim_containerd_pid() { cat "$1/containerd.pid" 2>/dev/null; }
 
 # shim_containerd_kill : SIGKILL containerd (no cleanup of its shims) and
 # wait until it is gone.
