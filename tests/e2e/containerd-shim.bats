@@ -55,6 +55,8 @@ teardown_file() {
         cp "$E2E_WORK/containerd.log" "$E2E_WORK/registry.log" "$E2E_LOG_DIR/" 2>/dev/null || true
         cp "$E2E_WORK"/logs/*.txt "$E2E_LOG_DIR/" 2>/dev/null || true
     fi
+    # The default --root's namespace directory (runtime-choice test).
+    rmdir "/run/containerd/berth/$E2E_NS" 2>/dev/null || true
     [ "${E2E_KEEP:-0}" = 1 ] || rm -rf "$E2E_WORK"
 }
 
@@ -115,8 +117,8 @@ freezer_state() {
     fi
 }
 
-# assert_gone ID SHIMPID : containerd, the shim and the runtime kept
-# nothing of ID, and the shim process has exited.
+# assert_gone ID SHIMPID [SOCKET] : containerd, the shim and the runtime
+# kept nothing of ID, the shim process has exited (and removed SOCKET).
 assert_gone() {
     local id=$1 shim=$2
     if e2e_ctr containers ls -q | grep -qx "$id"; then echo "container left: $id"; return 1; fi
@@ -124,10 +126,11 @@ assert_gone() {
     [ ! -e "$(bundle_of "$id")" ] || { echo "bundle left: $(ls -la "$(bundle_of "$id")")"; return 1; }
     [ ! -e "$RT_ROOT/$E2E_NS/$id" ] || { echo "runtime state left: $RT_ROOT/$E2E_NS/$id"; return 1; }
     e2e_wait_until 10 dead "$shim" || { echo "shim $shim still running"; return 1; }
+    [ ! -e "${3:-/nonexistent}" ] || { echo "shim socket left: $3"; return 1; }
 }
 
 @test "run: output captured, exit codes propagate, the shim and the runtime's state go with the task" {
-    local out=$BATS_TEST_TMPDIR/run.out shim code
+    local out=$BATS_TEST_TMPDIR/run.out shim code sock
     (ctr_run --rm "$IMG" run1 sh -c 'echo hello; echo "pid $$"; echo to-stderr >&2; sleep 1' >"$out" 2>&1 || rc=$?
         echo "rc=${rc:-0}" >>"$out") 3>&- &
     e2e_wait_until 15 test -s "$(bundle_of run1)/shim.pid"
@@ -136,13 +139,15 @@ assert_gone() {
     # The address containerd reconnects to, and the runtime under test
     # holding the container in the configured root.
     grep -q '^unix:///run/containerd/s/' "$(bundle_of run1)/address"
+    sock=$(sed 's|^unix://||' "$(bundle_of run1)/address")
+    [ -S "$sock" ]
     e2e_wait_until 15 grep -q '^rc=' "$out"
     cat "$out"
     grep -qx hello "$out"
     grep -qx 'pid 1' "$out"
     grep -qx to-stderr "$out"
     grep -qx rc=0 "$out"
-    assert_gone run1 "$shim"
+    assert_gone run1 "$shim" "$sock"
     for code in 1 7 255; do
         run ctr_run --rm "$IMG" "exit$code" sh -c "echo bye $code; exit $code"
         echo "code $code: status $status output $output"

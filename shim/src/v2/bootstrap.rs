@@ -237,11 +237,11 @@ pub fn serve(flags: &Flags) -> Result<(), BootstrapError> {
     server.start().map_err(ttrpc_err)?;
 
     let _ = rx.recv();
-    // Let the Shutdown reply leave before the socket goes.
+    // Let the Shutdown reply leave before the socket goes. (The address is
+    // recomputed: containerd may have removed the bundle by now.)
     std::thread::sleep(Duration::from_millis(50));
-    if let Ok(addr) = std::fs::read_to_string(bundle.join("address")) {
-        let _ = std::fs::remove_file(socket_path(addr.trim()));
-    }
+    let addr = socket_address(&flags.address, &flags.namespace, &flags.id);
+    let _ = std::fs::remove_file(socket_path(&addr));
     std::process::exit(0);
 }
 
