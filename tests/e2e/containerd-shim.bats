@@ -260,20 +260,25 @@ count_above() { [ "$(cat "/proc/$1/root/tmp/count")" -gt "$2" ]; }
     e2e_wait_until 10 count_above "$pid" "$c2"
 }
 
-@test "task metrics: the container's pids and memory, as cgroups v1 Metrics" {
+@test "task metrics: the container's pids, memory and cpu (cgroups v1 Metrics, v2 on a unified host)" {
     ctr_run -d --memory-limit 67108864 "$IMG" met1 sh -c 'sleep 301 & exec sleep 300'
-    local pid
+    local pid limit usage
     pid=$(task_pid met1)
     e2e_wait_output 10 1 pgrep -c -P "$pid"
     run e2e_ctr tasks metrics met1
     echo "$output"
     [ "$status" = 0 ]
     [ "$(awk '$1 == "pids.current" { print $2 }' <<<"$output")" = 2 ]
-    [ "$(awk '$1 == "memory.limit_in_bytes" { print $2 }' <<<"$output")" = 67108864 ]
-    [ "$(awk '$1 == "memory.usage_in_bytes" { print $2 }' <<<"$output")" -gt 0 ]
+    if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+        limit=memory.usage_limit usage=memory.usage
+    else
+        limit=memory.limit_in_bytes usage=memory.usage_in_bytes
+    fi
+    [ "$(awk -v k="$limit" '$1 == k { print $2 }' <<<"$output")" = 67108864 ]
+    [ "$(awk -v k="$usage" '$1 == k { print $2 }' <<<"$output")" -gt 0 ]
     run e2e_ctr tasks metrics --format json met1
-    [ "$(jq -r '.memory.usage.limit' <<<"$output")" = 67108864 ]
-    [ "$(jq -r '.cpu.usage.total' <<<"$output")" -gt 0 ]
+    [ "$(jq -r '.memory.usage.limit // .memory.usage_limit' <<<"$output")" = 67108864 ]
+    [ "$(jq -r '.cpu.usage.total // .cpu.usage_usec' <<<"$output")" -gt 0 ]
 }
 
 @test "events: containerd hears create, start, exec, pause, resume, exit, delete and oom" {

@@ -13,7 +13,7 @@
 //! - [`exits`]: the reaper thread and its dispatch (runtime commands get
 //!   their own exit status; the rest goes to the service);
 //! - [`events`]: publishing /tasks/* events to containerd;
-//! - [`stats`]: runc's stats JSON as cgroups v1 Metrics;
+//! - [`stats`]: runc's stats JSON as cgroups v1 (or v2) Metrics;
 //! - [`options`]: which runtime binary (BinaryName, Root, SystemdCgroup);
 //! - [`mount`]: the rootfs mounts of the Create request;
 //! - [`oom`]: the memory cgroup's OOM notices, for /tasks/oom.

@@ -47,6 +47,8 @@ pub struct Service {
     exited: Condvar,
     events: Publisher,
     shutdown: Mutex<Option<mpsc::Sender<()>>>,
+    /// Probed once: which Metrics message Stats answers with.
+    hierarchy: super::stats::Hierarchy,
 }
 
 impl std::fmt::Debug for Service {
@@ -76,6 +78,7 @@ impl Service {
             exited: Condvar::new(),
             events,
             shutdown: Mutex::new(Some(shutdown)),
+            hierarchy: super::stats::Hierarchy::of_host(),
         }
     }
 
@@ -582,7 +585,7 @@ impl Task for Service {
             .stats(self.monitor()?, &self.id)
             .map_err(unknown)?;
         let mut r = api::StatsResponse::new();
-        r.stats = MessageField::some(super::stats::metrics_any(&v));
+        r.stats = MessageField::some(super::stats::metrics_any(&v, self.hierarchy));
         Ok(r)
     }
 

@@ -1,7 +1,9 @@
 //! Stats: the runtime's `events --stats` JSON (runc's types.Stats) turned
-//! into what `ctr task metrics` and CRI decode. On a cgroup v1 (or hybrid)
-//! host that is `io.containerd.cgroups.v1.Metrics`; runc's JSON has the v1
-//! shape on both hierarchies, so the same message is built either way.
+//! into what `ctr task metrics` and CRI decode: on a cgroup v1 (or hybrid)
+//! host `io.containerd.cgroups.v1.Metrics`, on a unified (v2-only) host
+//! `io.containerd.cgroups.v2.Metrics`, as runc's shim answers. runc's JSON
+//! has one shape on both hierarchies (on v2 its `memory.raw` carries v2's
+//! memory.stat keys and `blkio` v2's io.stat as Read/Write entries).
 //! Missing fields read as zero, as Go's decoder leaves them.
 
 use containerd_shim_protos::cgroups::metrics::{
@@ -12,7 +14,10 @@ use containerd_shim_protos::protobuf::{self, Message, MessageField};
 use protobuf::well_known_types::any::Any;
 use serde_json::Value;
 
+use containerd_shim_protos::cgroups_v2::metrics as v2;
+
 pub const METRICS_V1: &str = "io.containerd.cgroups.v1.Metrics";
+pub const METRICS_V2: &str = "io.containerd.cgroups.v2.Metrics";
 
 fn num(v: &Value, path: &[&str]) -> u64 {
     let mut cur = v;
@@ -173,13 +178,159 @@ pub fn metrics_from_runc(event: &Value) -> Metrics {
     m
 }
 
-/// The StatsResponse payload.
-pub fn metrics_any(event: &Value) -> Any {
+/// v2's memory.stat keys (runc's `raw` on a v2 host), same names in
+/// the v2 Metrics.
+const MEMORY_V2: &[(&str, Field<v2::MemoryStat, u64>)] = &[
+    ("anon", |m| &mut m.anon),
+    ("file", |m| &mut m.file),
+    ("kernel_stack", |m| &mut m.kernel_stack),
+    ("slab", |m| &mut m.slab),
+    ("sock", |m| &mut m.sock),
+    ("shmem", |m| &mut m.shmem),
+    ("file_mapped", |m| &mut m.file_mapped),
+    ("file_dirty", |m| &mut m.file_dirty),
+    ("file_writeback", |m| &mut m.file_writeback),
+    ("anon_thp", |m| &mut m.anon_thp),
+    ("inactive_anon", |m| &mut m.inactive_anon),
+    ("active_anon", |m| &mut m.active_anon),
+    ("inactive_file", |m| &mut m.inactive_file),
+    ("active_file", |m| &mut m.active_file),
+    ("unevictable", |m| &mut m.unevictable),
+    ("slab_reclaimable", |m| &mut m.slab_reclaimable),
+    ("slab_unreclaimable", |m| &mut m.slab_unreclaimable),
+    ("pgfault", |m| &mut m.pgfault),
+    ("pgmajfault", |m| &mut m.pgmajfault),
+    ("workingset_refault", |m| &mut m.workingset_refault),
+    ("workingset_activate", |m| &mut m.workingset_activate),
+    ("workingset_nodereclaim", |m| &mut m.workingset_nodereclaim),
+    ("pgrefill", |m| &mut m.pgrefill),
+    ("pgscan", |m| &mut m.pgscan),
+    ("pgsteal", |m| &mut m.pgsteal),
+    ("pgactivate", |m| &mut m.pgactivate),
+    ("pgdeactivate", |m| &mut m.pgdeactivate),
+    ("pglazyfree", |m| &mut m.pglazyfree),
+    ("pglazyfreed", |m| &mut m.pglazyfreed),
+    ("thp_fault_alloc", |m| &mut m.thp_fault_alloc),
+    ("thp_collapse_alloc", |m| &mut m.thp_collapse_alloc),
+];
+
+/// Converts one `events --stats` event to cgroups v2 Metrics. runc
+/// reports CPU times in nanoseconds; v2 Metrics in microseconds.
+pub fn metrics_v2_from_runc(event: &Value) -> v2::Metrics {
+    let d = event.get("data").unwrap_or(event);
+    let mut m = v2::Metrics::new();
+    m.pids = MessageField::some(v2::PidsStat {
+        current: num(d, &["pids", "current"]),
+        limit: num(d, &["pids", "limit"]),
+        ..Default::default()
+    });
+    let cpu = &d["cpu"];
+    m.cpu = MessageField::some(v2::CPUStat {
+        usage_usec: num(cpu, &["usage", "total"]) / 1000,
+        user_usec: num(cpu, &["usage", "user"]) / 1000,
+        system_usec: num(cpu, &["usage", "kernel"]) / 1000,
+        nr_periods: num(cpu, &["throttling", "periods"]),
+        nr_throttled: num(cpu, &["throttling", "throttled_periods"]),
+        throttled_usec: num(cpu, &["throttling", "throttled_time"]) / 1000,
+        ..Default::default()
+    });
+    let mem = &d["memory"];
+    let mut ms = v2::MemoryStat::new();
+    for (key, field) in MEMORY_V2 {
+        *field(&mut ms) = num(mem, &["raw", key]);
+    }
+    ms.usage = num(mem, &["usage", "usage"]);
+    ms.usage_limit = num(mem, &["usage", "limit"]);
+    ms.max_usage = num(mem, &["usage", "max"]);
+    ms.swap_usage = num(mem, &["swap", "usage"]);
+    ms.swap_limit = num(mem, &["swap", "limit"]);
+    ms.swap_max_usage = num(mem, &["swap", "max"]);
+    m.memory = MessageField::some(ms);
+
+    // io.stat per device: bytes and ops, from runc's Read/Write entries.
+    let mut io: Vec<v2::IOEntry> = Vec::new();
+    for (list, bytes) in [
+        ("io_service_bytes_recursive", true),
+        ("io_serviced_recursive", false),
+    ] {
+        for e in d["blkio"][list].as_array().into_iter().flatten() {
+            let (major, minor) = (num(e, &["major"]), num(e, &["minor"]));
+            let i = match io.iter().position(|x| x.major == major && x.minor == minor) {
+                Some(i) => i,
+                None => {
+                    io.push(v2::IOEntry {
+                        major,
+                        minor,
+                        ..Default::default()
+                    });
+                    io.len() - 1
+                }
+            };
+            let v = num(e, &["value"]);
+            let entry = &mut io[i];
+            match (
+                e["op"].as_str().map(str::to_ascii_lowercase).as_deref(),
+                bytes,
+            ) {
+                (Some("read"), true) => entry.rbytes = v,
+                (Some("write"), true) => entry.wbytes = v,
+                (Some("read"), false) => entry.rios = v,
+                (Some("write"), false) => entry.wios = v,
+                _ => {}
+            }
+        }
+    }
+    m.io = MessageField::some(v2::IOStat {
+        usage: io,
+        ..Default::default()
+    });
+    if let Some(h) = d["hugetlb"].as_object() {
+        m.hugetlb = h
+            .iter()
+            .map(|(size, s)| v2::HugeTlbStat {
+                pagesize: size.clone(),
+                current: num(s, &["usage"]),
+                max: num(s, &["max"]),
+                failcnt: num(s, &["failcnt"]),
+                ..Default::default()
+            })
+            .collect();
+    }
+    m
+}
+
+/// Which hierarchy the host's cgroups are: unified (v2-only) or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hierarchy {
+    /// v1, or hybrid (v1 controllers plus a unified mount without them).
+    Legacy,
+    Unified,
+}
+
+impl Hierarchy {
+    pub fn of_host() -> Hierarchy {
+        if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            Hierarchy::Unified
+        } else {
+            Hierarchy::Legacy
+        }
+    }
+}
+
+/// The StatsResponse payload for this host.
+pub fn metrics_any(event: &Value, h: Hierarchy) -> Any {
     let mut any = Any::new();
-    any.type_url = METRICS_V1.to_string();
-    any.value = metrics_from_runc(event)
-        .write_to_bytes()
-        .expect("metrics encode");
+    let encoded = match h {
+        Hierarchy::Legacy => {
+            any.type_url = METRICS_V1.to_string();
+            metrics_from_runc(event).write_to_bytes()
+        }
+        Hierarchy::Unified => {
+            any.type_url = METRICS_V2.to_string();
+            metrics_v2_from_runc(event).write_to_bytes()
+        }
+    };
+    any.value = encoded.expect("metrics encode");
     any
 }
 
@@ -221,10 +372,62 @@ mod tests {
 
     #[test]
     fn the_any_round_trips_under_containerds_type_name() {
-        let any = metrics_any(&serde_json::from_str(RUNC).unwrap());
+        let any = metrics_any(&serde_json::from_str(RUNC).unwrap(), Hierarchy::Legacy);
         assert_eq!(any.type_url, "io.containerd.cgroups.v1.Metrics");
         let back = Metrics::parse_from_bytes(&any.value).unwrap();
         assert_eq!(back.pids.current, 2);
+        let any = metrics_any(&serde_json::from_str(RUNC).unwrap(), Hierarchy::Unified);
+        assert_eq!(any.type_url, "io.containerd.cgroups.v2.Metrics");
+        assert_eq!(
+            v2::Metrics::parse_from_bytes(&any.value)
+                .unwrap()
+                .pids
+                .limit,
+            64
+        );
+    }
+
+    /// Trimmed from `runc events --stats` on a cgroup v2 host.
+    const RUNC_V2: &str = r#"{"type":"stats","id":"c1","data":{
+        "cpu":{"usage":{"total":5000000,"kernel":1000000,"user":4000000},
+               "throttling":{"periods":10,"throttled_periods":2,"throttled_time":3000}},
+        "memory":{"usage":{"limit":67108864,"usage":1048576,"max":0},
+                  "swap":{"limit":134217728,"usage":4096},
+                  "raw":{"anon":8192,"file":4096,"pgfault":9,"workingset_refault":1}},
+        "pids":{"current":3,"limit":0},
+        "blkio":{"io_service_bytes_recursive":[{"major":254,"minor":0,"op":"Read","value":1024},
+                                               {"major":254,"minor":0,"op":"Write","value":2048}],
+                 "io_serviced_recursive":[{"major":254,"minor":0,"op":"Read","value":4},
+                                          {"major":254,"minor":0,"op":"Write","value":5}]}}}"#;
+
+    #[test]
+    fn runc_stats_json_becomes_cgroups_v2_metrics_on_a_unified_host() {
+        let m = metrics_v2_from_runc(&serde_json::from_str(RUNC_V2).unwrap());
+        assert_eq!(m.pids.current, 3);
+        assert_eq!(
+            (m.cpu.usage_usec, m.cpu.user_usec, m.cpu.system_usec),
+            (5000, 4000, 1000)
+        );
+        assert_eq!(
+            (m.cpu.nr_periods, m.cpu.nr_throttled, m.cpu.throttled_usec),
+            (10, 2, 3)
+        );
+        assert_eq!((m.memory.usage, m.memory.usage_limit), (1048576, 67108864));
+        assert_eq!(
+            (m.memory.swap_usage, m.memory.swap_limit),
+            (4096, 134217728)
+        );
+        assert_eq!(
+            (m.memory.anon, m.memory.file, m.memory.pgfault),
+            (8192, 4096, 9)
+        );
+        assert_eq!(m.memory.workingset_refault, 1);
+        assert_eq!(m.io.usage.len(), 1);
+        let io = &m.io.usage[0];
+        assert_eq!(
+            (io.major, io.rbytes, io.wbytes, io.rios, io.wios),
+            (254, 1024, 2048, 4, 5)
+        );
     }
 
     #[test]
