@@ -47,10 +47,7 @@ impl Monitor {
     /// runtime command's; it runs on the reaper thread, so it must not
     /// block on anything a runtime command holds.
     pub fn start(sink: impl Fn(Exit) + Send + Sync + 'static) -> io::Result<Arc<Monitor>> {
-        let m = Arc::new(Monitor {
-            commands: Mutex::new(HashMap::new()),
-            sink: Box::new(sink),
-        });
+        let m = Arc::new(Monitor::with_sink(sink));
         let mut set = SigSet::empty();
         set.add(Signal::SIGCHLD);
         let reaper = m.clone();
@@ -63,6 +60,14 @@ impl Monitor {
                 reaper.dispatch(reap_exited());
             })?;
         Ok(m)
+    }
+
+    /// The dispatch table alone, without the reaper thread.
+    fn with_sink(sink: impl Fn(Exit) + Send + Sync + 'static) -> Monitor {
+        Monitor {
+            commands: Mutex::new(HashMap::new()),
+            sink: Box::new(sink),
+        }
     }
 
     fn dispatch(&self, exits: Vec<Exit>) {
@@ -155,6 +160,32 @@ impl Launcher for Arc<Monitor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_runtime_commands_exit_goes_to_its_caller_and_the_rest_to_the_sink() {
+        let (sink_tx, sink_rx) = mpsc::channel();
+        let sink_tx = Mutex::new(sink_tx);
+        let m = Monitor::with_sink(move |e| {
+            let _ = sink_tx.lock().unwrap().send(e);
+        });
+        let (tx, rx) = mpsc::channel();
+        m.commands.lock().unwrap().insert(42, tx);
+        let exit = |pid, code| Exit {
+            pid,
+            code,
+            signal: None,
+        };
+        m.dispatch(vec![exit(42, 1), exit(43, 0)]);
+        assert_eq!(rx.try_recv().unwrap(), exit(42, 1));
+        assert_eq!(sink_rx.try_recv().unwrap(), exit(43, 0));
+        assert!(
+            sink_rx.try_recv().is_err(),
+            "the command's exit is not the sink's"
+        );
+        // Served once: a reused pid later is somebody else's.
+        m.dispatch(vec![exit(42, 0)]);
+        assert_eq!(sink_rx.try_recv().unwrap(), exit(42, 0));
+    }
 
     #[test]
     fn executables_are_found_on_path_or_by_path() {
