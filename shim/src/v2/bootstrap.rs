@@ -4,7 +4,8 @@
 //!   `shim.pid` into the bundle and print the address. containerd reads the
 //!   combined stdout+stderr as the address, so nothing else is printed.
 //! - `delete`: containerd lost the shim (it died, or start failed): force
-//!   the container away, unmount the rootfs, print a DeleteResponse.
+//!   the container away, unmount the rootfs, remove a dead daemon's
+//!   socket, print a DeleteResponse.
 //! - the daemon ([`serve`]): its own session (so nothing aimed at
 //!   containerd's process group reaches it), a subreaper, the Task service
 //!   on the inherited socket until Shutdown.
@@ -165,6 +166,12 @@ pub fn delete(flags: &Flags) -> Result<Vec<u8>, BootstrapError> {
         super::log(&format!("delete {}: {e}", flags.id));
     }
     super::mount::unmount_all(&bundle.join("rootfs"));
+    // A daemon that was killed could not remove its socket.
+    let addr = socket_address(&flags.address, &flags.namespace, &flags.id);
+    let path = socket_path(&addr);
+    if path.exists() && UnixStream::connect(path).is_err() {
+        let _ = std::fs::remove_file(path);
+    }
     let mut r = api::DeleteResponse::new();
     // What runc's shim reports for a container it had to kill.
     r.exit_status = 128 + libc::SIGKILL as u32;
