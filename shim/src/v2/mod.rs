@@ -34,8 +34,9 @@
 //!
 //! Memory (release build, one sleeping busybox, VmRSS, both shims in the
 //! same run of tests/e2e/containerd-shim.bats): containerd-shim-berth-v2
-//! 3.0-3.3 MB vs containerd-shim-runc-v2 13.1-13.3 MB (0.23-0.25x). Of ours, ~2.5 MB is file-backed (libc text alone ~1.3 MB,
-//! mostly fault-around of shared pages; our binary ~0.9 MB) and ~0.4 MB
+//! 3.0-3.3 MB vs containerd-shim-runc-v2 13.1-13.3 MB (0.23-0.25x). Of
+//! ours, ~2.5 MB is file-backed (libc text alone ~1.3 MB, mostly
+//! fault-around of shared pages; our binary ~0.9 MB) and ~0.4 MB
 //! anonymous. What keeps the anonymous part small: glibc held to one malloc
 //! arena (every thread would otherwise get a heap of its own), 64 KiB
 //! stacks for the reaper, copy and OOM threads, and a small ttrpc worker
