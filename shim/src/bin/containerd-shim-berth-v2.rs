@@ -1,6 +1,7 @@
-//! containerd-shim-berth-v2: containerd's runtime v2 shim for berth.
+//! containerd-shim-berth-v2: containerd's runtime v2 shim for berth (and
+//! any runc-compatible runtime, chosen with BinaryName).
 
 fn main() {
-    eprintln!("containerd-shim-berth-v2: not implemented yet");
-    std::process::exit(1);
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    std::process::exit(berth_shim::v2::main(&argv));
 }

@@ -21,3 +21,4 @@ pub fn fork_single_threaded() -> nix::Result<nix::unistd::ForkResult> {
     unsafe { nix::unistd::fork() }
 }
 pub mod monitor;
+pub mod v2;
