@@ -345,7 +345,9 @@ assert_gone() {
 count_above() { [ "$(cat "/proc/$1/root/tmp/count")" -gt "$2" ]; }
 
 @test "task pause and resume freeze and thaw the container's cgroup" {
-    ctr_run -d "$IMG" pause1 sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done'
+    # The counter is renamed into place: a freeze between a truncate and its
+    # write would otherwise leave it empty.
+    ctr_run -d "$IMG" pause1 sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/c.new; mv /tmp/c.new /tmp/count; sleep 0.05; done'
     local pid c1 c2
     pid=$(task_pid pause1)
     e2e_wait_until 10 test -s "/proc/$pid/root/tmp/count"
@@ -358,6 +360,7 @@ count_above() { [ "$(cat "/proc/$1/root/tmp/count")" -gt "$2" ]; }
     sleep 0.5
     c2=$(cat "/proc/$pid/root/tmp/count")
     echo "paused: $c1 then $c2"
+    [ -n "$c1" ]
     [ "$c1" = "$c2" ]
     e2e_ctr tasks resume pause1
     e2e_wait_output 10 THAWED freezer_state "$pid"
