@@ -10,7 +10,6 @@ use std::io::Write;
 use std::str::FromStr;
 
 use futures_util::{StreamExt, TryStreamExt};
-use oci_client::client::BlobResponse;
 use oci_client::RegistryOperation;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest, MediaType};
 
@@ -19,7 +18,7 @@ use super::{oci_ref, oci_ref_digest, RegistryError, Session, MANIFEST_TYPES};
 use crate::image::is_index;
 use crate::platform::Platform;
 use crate::reference::Reference;
-use crate::store::{sha256_hex, Store};
+use crate::store::{sha256_hex, BlobWriter, Store};
 
 #[derive(Debug, Clone)]
 pub struct PullOptions {
@@ -65,7 +64,7 @@ pub async fn pull(
             .choose(idx.manifests())
             .ok_or_else(|| no_platform(r, &idx, &opts.platform))?
             .clone();
-        let (b, d) = fetch_manifest(s, r, &chosen.digest().to_string(), Some(&chosen)).await?;
+        let (b, d) = fetch_manifest(s, r, chosen.digest().as_ref(), Some(&chosen)).await?;
         manifests.insert(0, (b.clone(), d.clone()));
         (b, d)
     } else {
@@ -82,16 +81,27 @@ pub async fn pull(
         blobs.into_iter().partition(|d| store.has_blob(d.digest()));
     for d in &present {
         progress
-            .blob("Copying", &d.digest().to_string(), d.size())
+            .blob("Copying", d.digest().as_ref(), d.size())
             .finish("already present");
     }
     let fetched = missing.len();
     let fetched_bytes: u64 = missing.iter().map(|d| d.size()).sum();
-    futures_util::stream::iter(missing.into_iter().map(Ok::<_, RegistryError>))
-        .map_ok(|d| fetch_blob(store, s, r, d, progress))
-        .try_buffer_unordered(opts.jobs.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
+    // Every download completes and verifies before any blob is published,
+    // so a bad or truncated blob leaves the store as it was.
+    let writers: Vec<BlobWriter> =
+        futures_util::stream::iter(missing.into_iter().map(Ok::<_, RegistryError>))
+            .map_ok(|d| fetch_blob(store, s, r, d, progress))
+            .try_buffer_unordered(opts.jobs.max(1))
+            .try_collect()
+            .await?;
+    tokio::task::spawn_blocking(move || {
+        writers.into_iter().try_for_each(|w| w.commit().map(|_| ()))
+    })
+    .await
+    .map_err(|e| RegistryError::Transfer {
+        what: r.to_string(),
+        detail: e.to_string(),
+    })??;
 
     // Manifest before index, so whatever is visible points at present blobs.
     for (bytes, d) in &manifests {
@@ -226,21 +236,21 @@ async fn fetch_manifest(
     Ok((bytes.to_vec(), Descriptor::new(mt, bytes.len() as u64, d)))
 }
 
-/// Streams one blob into the store.
+/// Streams one blob into an uncommitted (invisible) store writer.
 async fn fetch_blob(
     store: &Store,
     s: &Session,
     r: &Reference,
     d: Descriptor,
     progress: &Progress,
-) -> Result<(), RegistryError> {
+) -> Result<BlobWriter, RegistryError> {
     let digest = d.digest().to_string();
     let size = d.size();
     let bar = progress.blob("Copying", &digest, size);
     match fetch_blob_into(store, s, r, &d, &bar).await {
-        Ok(()) => {
+        Ok(w) => {
             bar.finish("done");
-            Ok(())
+            Ok(w)
         }
         Err(e) => {
             bar.abandon();
@@ -255,33 +265,23 @@ async fn fetch_blob_into(
     r: &Reference,
     d: &Descriptor,
     bar: &super::progress::BlobProgress,
-) -> Result<(), RegistryError> {
+) -> Result<BlobWriter, RegistryError> {
     let digest = d.digest().to_string();
     let size = d.size();
     let what = format!("{}/{}@{digest}", r.registry, r.repository);
     let oref = oci_ref_digest(r, &digest);
     let mut w = store.blob_writer(d.digest(), Some(size))?;
-    // A range from 0 asks for the whole blob but leaves verification to
-    // the store's writer: one hash pass, and the store's check is the one
-    // that decides what becomes visible.
+    // oci-client's stream checks the digest as the last bytes arrive (and
+    // the store's writer checks again at commit): a lying registry is
+    // caught before anything is published.
     let resp = s
         .oci
-        .pull_blob_stream_partial(&oref, digest.as_str(), 0, None)
+        .pull_blob_stream(&oref, digest.as_str())
         .await
         .map_err(|e| s.map_oci(what.clone(), e))?;
-    let mut stream = match resp {
-        BlobResponse::Full(x) | BlobResponse::Partial(x) => x.stream,
-    };
+    let mut stream = resp.stream;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| RegistryError::Transfer {
-            what: what.clone(),
-            detail: format!(
-                "download failed after {} of {}: {}",
-                human_bytes(w.written()),
-                human_bytes(size),
-                super::client::error_chain(&e)
-            ),
-        })?;
+        let chunk = chunk.map_err(|e| blob_error(&what, &w, size, &e))?;
         if w.written() + chunk.len() as u64 > size {
             return Err(RegistryError::Transfer {
                 what,
@@ -300,14 +300,30 @@ async fn fetch_blob_into(
             detail: format!("truncated download: {} of {size} bytes", w.written()),
         });
     }
-    // fsync and rename off the async workers.
-    tokio::task::spawn_blocking(move || w.commit())
-        .await
-        .map_err(|e| RegistryError::Transfer {
-            what,
-            detail: e.to_string(),
-        })??;
-    Ok(())
+    Ok(w)
+}
+
+fn blob_error(what: &str, w: &BlobWriter, size: u64, e: &std::io::Error) -> RegistryError {
+    if let Some(oci_client::errors::DigestError::VerificationError { expected, actual }) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<oci_client::errors::DigestError>())
+    {
+        return RegistryError::Transfer {
+            what: what.into(),
+            detail: format!(
+                "digest mismatch: the registry sent content with digest {actual}, not {expected}"
+            ),
+        };
+    }
+    RegistryError::Transfer {
+        what: what.into(),
+        detail: format!(
+            "download failed after {} of {}: {}",
+            human_bytes(w.written()),
+            human_bytes(size),
+            super::client::error_chain(e)
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -125,9 +125,9 @@ pub async fn push(
         let target = if last {
             dref.clone()
         } else {
-            oci_ref_digest(dest, &d.digest().to_string())
+            oci_ref_digest(dest, d.digest().as_ref())
         };
-        let ct = HeaderValue::from_str(&d.media_type().to_string()).map_err(|e| {
+        let ct = HeaderValue::from_str(d.media_type().as_ref()).map_err(|e| {
             RegistryError::Protocol {
                 what: format!("manifest {}", d.digest()),
                 detail: format!("media type: {e}"),
