@@ -420,9 +420,6 @@ fn token_auth_pull_and_push_with_mount() {
 
     ctl.ok(&["pull", &mine]);
     // A push to another repository mounts, with a token covering both.
-    let other = format!("{}/team/copy:v1", reg.addr);
-    ctl.ok(&["tag", &mine, &other]);
-    let _ = other;
     let o = ctl.ok(&["push", &mine, &format!("{}/team/copy:v1", reg.addr)]);
     assert!(stderr(&o).contains("4 mounted"), "{}", stderr(&o));
 
@@ -523,4 +520,104 @@ fn search_lists_repositories_matching_a_term() {
     );
     let o = ctl.ok(&["search", "--limit", "1", &format!("{}/", reg.addr)]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
+}
+
+#[test]
+fn tls_registries_need_a_ca_bundle_when_verifying() {
+    let (reg, ca) = Registry::start_tls(Auth::Open);
+    reg.push_oci(layout(), "other", "tls:latest", &[]);
+    let name = format!("{}/tls:latest", reg.addr);
+    // Loopback: certificate not checked by default, as docker does.
+    Ctl::new("tls-default").ok(&["pull", &name]);
+    let strict = Ctl::new("tls-strict");
+    let o = strict.run(&["pull", "--tls-verify", &name]);
+    assert!(!o.status.success(), "an untrusted certificate was accepted");
+    assert!(
+        stderr(&o).contains("certificate") || stderr(&o).contains("Unknown"),
+        "{}",
+        stderr(&o)
+    );
+    strict.ok(&[
+        "pull",
+        "--tls-verify=true",
+        "--ca-bundle",
+        ca.to_str().unwrap(),
+        &name,
+    ]);
+    assert_eq!(strict.names(), vec![name]);
+}
+
+#[test]
+fn a_full_disk_fails_cleanly() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test mounts a tmpfs: run as root"
+    );
+    let reg = Registry::start(Auth::Open);
+    reg.push_oci(layout(), "multi", "big:latest", &[]);
+    let ctl = Ctl::new("full");
+    std::fs::create_dir_all(&ctl.root).unwrap();
+    let root = ctl.root.to_str().unwrap().to_string();
+    ok(
+        &run(
+            20,
+            "mount",
+            &["-t", "tmpfs", "-o", "size=600k", "tmpfs", &root],
+            &[],
+        ),
+        "mount tmpfs",
+    );
+    let o = ctl.run(&["pull", &format!("{}/big:latest", reg.addr)]);
+    let names = ctl.names();
+    let blobs = ctl.blobs();
+    let tmp = list(&ctl.root.join("tmp"));
+    let _ = run(20, "umount", &[&root], &[]);
+    assert!(!o.status.success(), "pull into a full disk succeeded");
+    assert!(stderr(&o).contains("No space left"), "{}", stderr(&o));
+    assert!(
+        names.is_empty() && blobs.is_empty() && tmp.is_empty(),
+        "{names:?} {blobs:?} {tmp:?}"
+    );
+}
+
+#[test]
+fn a_docker_manifest_list_resolves_to_a_platform() {
+    let reg = Registry::start(Auth::Open);
+    reg.push_oci(
+        layout(),
+        "both",
+        "list:latest",
+        &["--all", "--format", "v2s2"],
+    );
+    let (raw, digest) = reg.raw_manifest("list:latest", None);
+    let v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(
+        v["mediaType"], "application/vnd.docker.distribution.manifest.list.v2+json",
+        "skopeo did not make a manifest list"
+    );
+    let name = format!("{}/list:latest", reg.addr);
+    let ctl = Ctl::new("list");
+    ctl.ok(&[
+        "pull",
+        "--platform",
+        &format!("linux/{}", other_arch()),
+        &name,
+    ]);
+    let t = ctl.target(&name);
+    assert_eq!(t["digest"], digest.as_str());
+    assert_eq!(
+        t["mediaType"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
+    let chosen = v["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == other_arch())
+        .unwrap();
+    let m = manifest_of(&ctl, chosen["digest"].as_str().unwrap());
+    assert_eq!(
+        m["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
 }

@@ -215,6 +215,17 @@ impl Drop for Registry {
 
 impl Registry {
     pub fn start(auth: Auth) -> Registry {
+        Registry::start_with(auth, false).0
+    }
+
+    /// With https: a CA and a leaf for IP 127.0.0.1 it signed; returns
+    /// the CA's PEM path too.
+    pub fn start_tls(auth: Auth) -> (Registry, PathBuf) {
+        let (r, ca) = Registry::start_with(auth, true);
+        (r, ca.unwrap())
+    }
+
+    fn start_with(auth: Auth, tls: bool) -> (Registry, Option<PathBuf>) {
         need("docker-registry", "docker-registry");
         let dir = tempdir("registry");
         let port = free_port();
@@ -240,8 +251,19 @@ impl Registry {
                 std::mem::forget(issuer);
             }
         }
+        let mut ca = None;
+        let mut tls_yaml = String::new();
+        if tls {
+            let (c, cert, key) = make_tls(&dir);
+            ca = Some(c);
+            tls_yaml = format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            );
+        }
         let cfg = format!(
-            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_yaml}",
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{tls_yaml}{auth_yaml}",
             dir.join("data").display()
         );
         std::fs::write(dir.join("config.yml"), cfg).unwrap();
@@ -265,7 +287,7 @@ impl Registry {
             "registry did not come up: {}",
             std::fs::read_to_string(r.dir.join("registry.err")).unwrap_or_default()
         );
-        r
+        (r, ca)
     }
 
     /// The registry's log so far (both streams).
@@ -635,8 +657,7 @@ pub fn recompress(layout: &Path, from_tag: &str, to_tag: &str, kind: &str) {
         let gz = work.join("layer.gz");
         std::fs::write(&gz, layout_blob(layout, l["digest"].as_str().unwrap())).unwrap();
         let o = run(60, "gzip", &["-dc", gz.to_str().unwrap()], &[]);
-        let tar = ok(&o, "gzip -dc");
-        let _ = tar;
+        ok(&o, "gzip -dc");
         let tar_path = work.join("layer.tar");
         std::fs::write(&tar_path, &o.stdout).unwrap();
         let (bytes, mt) = match kind {
@@ -690,4 +711,80 @@ pub fn seed_store(ctl: &Ctl, layout: &Path, tag: &str, name: &str) {
         serde_json::to_vec(&idx).unwrap(),
     )
     .unwrap();
+}
+
+/// (ca.pem, leaf.pem, leaf.key): a CA, and a server certificate for IP
+/// 127.0.0.1 signed by it.
+fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    need("openssl", "openssl");
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let cmds: Vec<Vec<String>> = vec![
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test-ca",
+            "-keyout",
+            &p("ca.key"),
+            "-out",
+            &p("ca.pem"),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect(),
+        vec![
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            &p("leaf.key"),
+            "-out",
+            &p("leaf.csr"),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect(),
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &p("leaf.csr"),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &p("leaf.ext"),
+            "-out",
+            &p("leaf.pem"),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect(),
+    ];
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n",
+    )
+    .unwrap();
+    for c in cmds {
+        let args: Vec<&str> = c.iter().map(String::as_str).collect();
+        ok(&run(60, "openssl", &args, &[]), "openssl");
+    }
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
 }
