@@ -621,3 +621,31 @@ fn a_docker_manifest_list_resolves_to_a_platform() {
         "application/vnd.docker.distribution.manifest.v2+json"
     );
 }
+
+#[test]
+fn a_truncated_download_fails_and_the_store_is_unchanged() {
+    let addr = truncating_registry(layout(), "multi");
+    let ctl = Ctl::new("truncated");
+    let o = ctl.run(&["pull", &format!("{addr}/fake:latest")]);
+    assert!(!o.status.success(), "a truncated blob was accepted");
+    let err = stderr(&o);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("imagectl:")).count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("download failed") || err.contains("truncated"),
+        "{err}"
+    );
+    assert!(ctl.names().is_empty(), "a name was stored");
+    assert!(
+        ctl.blobs().is_empty(),
+        "blobs were stored: {:?}",
+        ctl.blobs()
+    );
+    assert!(
+        list(&ctl.root.join("tmp")).is_empty(),
+        "temp files left behind"
+    );
+}

@@ -788,3 +788,66 @@ fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         dir.join("leaf.key"),
     )
 }
+
+/// A fake registry serving `layout`'s `tag` as `fake:latest` over plain
+/// http, one request per connection, that sends only half of every layer
+/// bigger than 100 kB (while announcing its full length) and then hangs
+/// up: a download cut short. Returns its address.
+pub fn truncating_registry(layout: &Path, tag: &str) -> String {
+    let desc = layout_ref(layout, tag);
+    let layout = layout.to_path_buf();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let _ = serve_truncating(s, &layout, &desc);
+        }
+    });
+    addr
+}
+
+fn serve_truncating(s: TcpStream, layout: &Path, desc: &serde_json::Value) -> std::io::Result<()> {
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut r = BufReader::new(s.try_clone()?);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h)? == 0 || h == "\r\n" {
+            break;
+        }
+    }
+    let path = line.split(' ').nth(1).unwrap_or("").to_string();
+    let mut w = s;
+    let (ct, body, cut) = if path == "/v2/" {
+        ("application/json".to_string(), b"{}".to_vec(), false)
+    } else if path == "/v2/fake/manifests/latest" {
+        let d = desc["digest"].as_str().unwrap();
+        (
+            desc["mediaType"].as_str().unwrap().to_string(),
+            layout_blob(layout, d),
+            false,
+        )
+    } else if let Some(d) = path.strip_prefix("/v2/fake/blobs/") {
+        let b = layout_blob(layout, d);
+        let cut = b.len() > 100_000;
+        ("application/octet-stream".to_string(), b, cut)
+    } else {
+        write!(
+            w,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        return Ok(());
+    };
+    write!(
+        w,
+        "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    if cut {
+        w.write_all(&body[..body.len() / 2])?;
+        w.flush()?;
+        return w.shutdown(std::net::Shutdown::Both);
+    }
+    w.write_all(&body)
+}
