@@ -28,14 +28,14 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::AtFlags;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{
-    fchmod, fchmodat, fstatat, futimens, makedev, mkdirat, mknodat, utimensat, FchmodatFlags,
-    Mode, SFlag, UtimensatFlags,
+    fchmod, fchmodat, fstatat, futimens, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, Mode,
+    SFlag, UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
-use nix::fcntl::AtFlags;
 use tar::EntryType;
 use xattr::FileExt;
 
@@ -187,8 +187,7 @@ impl Applier {
                 Err(nix::Error::ENOENT) if create => {
                     mkdirat(&cur, c.as_os_str(), Mode::from_bits_truncate(0o755))
                         .map_err(op("mkdir"))?;
-                    openat(&cur, c.as_os_str(), dir_flags(), Mode::empty())
-                        .map_err(op("open"))?
+                    openat(&cur, c.as_os_str(), dir_flags(), Mode::empty()).map_err(op("open"))?
                 }
                 Err(nix::Error::ENOTDIR | nix::Error::ELOOP) if is_symlink(&cur, c) => {
                     return Err(Fail::Traversal(format!(
@@ -231,7 +230,9 @@ impl Applier {
         let kind = e.header().entry_type();
         if matches!(
             kind,
-            EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName
+            EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
                 | EntryType::GNULongLink
         ) {
             return Ok(());
@@ -269,7 +270,8 @@ impl Applier {
                     self.remove(&pfd, name)?;
                     mkdirat(&pfd, name, Mode::from_bits_truncate(0o700)).map_err(op("mkdir"))?;
                 }
-                let d = File::from(openat(&pfd, name, dir_flags(), Mode::empty()).map_err(op("open"))?);
+                let d =
+                    File::from(openat(&pfd, name, dir_flags(), Mode::empty()).map_err(op("open"))?);
                 self.set_fd_meta(&d, &meta)?;
                 self.dirs.push((comps.clone(), meta.atime, meta.mtime));
             }
@@ -278,7 +280,10 @@ impl Applier {
                 let fd = openat(
                     &pfd,
                     name,
-                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
                         | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 )
@@ -296,9 +301,8 @@ impl Applier {
             }
             EntryType::Link => {
                 let target = e.link_name_bytes().unwrap_or_default().into_owned();
-                let tcomps = components(&target).map_err(|u| {
-                    Fail::Traversal(format!("hard link target: {}", u.describe()))
-                })?;
+                let tcomps = components(&target)
+                    .map_err(|u| Fail::Traversal(format!("hard link target: {}", u.describe())))?;
                 let Some((tname, tparent)) = tcomps.split_last() else {
                     return Err(Fail::Traversal("hard link to the root".into()));
                 };
@@ -361,8 +365,12 @@ impl Applier {
 
     /// Owner, mode, xattrs of an open file or directory.
     fn set_fd_meta(&self, f: &File, m: &Meta) -> Result<(), Fail> {
-        fchown(f.as_fd(), Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid)))
-            .map_err(op("chown"))?;
+        fchown(
+            f.as_fd(),
+            Some(Uid::from_raw(m.uid)),
+            Some(Gid::from_raw(m.gid)),
+        )
+        .map_err(op("chown"))?;
         fchmod(f.as_fd(), Mode::from_bits_truncate(m.mode)).map_err(op("chmod"))?;
         for (k, v) in &m.xattrs {
             f.set_xattr(k, v).map_err(iop("set xattr"))?;
@@ -383,15 +391,26 @@ impl Applier {
         if chmod {
             // Only for device nodes and fifos, which this layer just made:
             // following is moot.
-            fchmodat(dir, name, Mode::from_bits_truncate(m.mode), FchmodatFlags::FollowSymlink)
-                .map_err(op("chmod"))?;
+            fchmodat(
+                dir,
+                name,
+                Mode::from_bits_truncate(m.mode),
+                FchmodatFlags::FollowSymlink,
+            )
+            .map_err(op("chmod"))?;
         }
         for (k, v) in &m.xattrs {
             // lsetxattr: the final component is not followed.
             xattr::set(via_fd(dir, name), k, v).map_err(iop("set xattr"))?;
         }
-        utimensat(dir, name, &m.atime, &m.mtime, UtimensatFlags::NoFollowSymlink)
-            .map_err(op("set times"))?;
+        utimensat(
+            dir,
+            name,
+            &m.atime,
+            &m.mtime,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(op("set times"))?;
         Ok(())
     }
 
@@ -405,7 +424,13 @@ impl Applier {
                 }
                 Some((name, parent)) => {
                     if let Ok(pfd) = self.walk(parent, false) {
-                        let _ = utimensat(&pfd, name.as_os_str(), at, mt, UtimensatFlags::NoFollowSymlink);
+                        let _ = utimensat(
+                            &pfd,
+                            name.as_os_str(),
+                            at,
+                            mt,
+                            UtimensatFlags::NoFollowSymlink,
+                        );
                     }
                 }
             }
@@ -495,7 +520,10 @@ mod tests {
     fn pax_times_parse_with_nanoseconds() {
         assert_eq!(pax_time("12"), Some(TimeSpec::new(12, 0)));
         assert_eq!(pax_time("12.5"), Some(TimeSpec::new(12, 500_000_000)));
-        assert_eq!(pax_time("12.1234567891"), Some(TimeSpec::new(12, 123_456_789)));
+        assert_eq!(
+            pax_time("12.1234567891"),
+            Some(TimeSpec::new(12, 123_456_789))
+        );
         assert_eq!(pax_time("x"), None);
         assert_eq!(pax_time("1.x"), None);
     }

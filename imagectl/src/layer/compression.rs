@@ -59,10 +59,7 @@ impl Compression {
 }
 
 /// Peeks at the head of `r` and returns the decompressed stream.
-pub fn open<'a, R: Read + 'a>(
-    media_type: &str,
-    r: R,
-) -> Result<Box<dyn Read + 'a>, OpenError> {
+pub fn open<'a, R: Read + 'a>(media_type: &str, r: R) -> Result<Box<dyn Read + 'a>, OpenError> {
     let mut br = BufReader::with_capacity(256 * 1024, r);
     let head = br.fill_buf().map_err(OpenError::Io)?.to_vec();
     let c = Compression::detect(media_type, &head).map_err(OpenError::Unsupported)?;
@@ -85,12 +82,18 @@ mod tests {
 
     #[test]
     fn magic_bytes_decide() {
-        assert_eq!(Compression::detect(OCI, &[0x1f, 0x8b, 8]), Ok(Compression::Gzip));
+        assert_eq!(
+            Compression::detect(OCI, &[0x1f, 0x8b, 8]),
+            Ok(Compression::Gzip)
+        );
         assert_eq!(
             Compression::detect(OCI_GZ, &[0x28, 0xb5, 0x2f, 0xfd, 0]),
             Ok(Compression::Zstd)
         );
-        assert_eq!(Compression::detect(OCI_GZ, b"etc/\0\0\0"), Ok(Compression::None));
+        assert_eq!(
+            Compression::detect(OCI_GZ, b"etc/\0\0\0"),
+            Ok(Compression::None)
+        );
         assert_eq!(Compression::detect(DOCKER_GZ, b""), Ok(Compression::None));
     }
 
@@ -109,11 +112,17 @@ mod tests {
         gz.write_all(b"hello").unwrap();
         let gz = gz.finish().unwrap();
         let mut out = String::new();
-        open(OCI_GZ, &gz[..]).unwrap().read_to_string(&mut out).unwrap();
+        open(OCI_GZ, &gz[..])
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
         assert_eq!(out, "hello");
         let zs = zstd::stream::encode_all(&b"world"[..], 1).unwrap();
         out.clear();
-        open(OCI, &zs[..]).unwrap().read_to_string(&mut out).unwrap();
+        open(OCI, &zs[..])
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
         assert_eq!(out, "world");
     }
 }

@@ -85,7 +85,7 @@ pub fn apply_blob(
 ) -> Result<Stats, LayerError> {
     let layer = desc.digest().to_string();
     let f = store.open_blob(desc.digest())?;
-    let r = compression::open(&desc.media_type().to_string(), f).map_err(|e| match e {
+    let r = compression::open(desc.media_type().as_ref(), f).map_err(|e| match e {
         compression::OpenError::Unsupported(what) => LayerError::Unsupported {
             layer: layer.clone(),
             what,

@@ -105,8 +105,7 @@ mod tests {
     use super::*;
 
     fn comps(s: &str) -> Result<Vec<String>, Unsafe> {
-        components(s.as_bytes())
-            .map(|v| v.into_iter().map(|c| c.into_string().unwrap()).collect())
+        components(s.as_bytes()).map(|v| v.into_iter().map(|c| c.into_string().unwrap()).collect())
     }
 
     #[test]
