@@ -159,6 +159,11 @@ pub fn unpack(
             let upper = dir.join(".upper");
             let work = dir.join(".work");
             fs::create_dir(&upper).map_err(io_at(&upper, "mkdir"))?;
+            // The overlay's root takes its owner and mode from the upper
+            // dir: give it the top layer's (the image's `/`).
+            if let Some(top) = layers.last() {
+                copy_owner_mode(top, &upper)?;
+            }
             fs::create_dir(&work).map_err(io_at(&work, "mkdir"))?;
             let mut lowers: Vec<PathBuf> = layers.iter().rev().cloned().collect();
             if lowers.is_empty() {
@@ -223,6 +228,14 @@ pub fn remove(dir: &Path) -> Result<(), BundleError> {
         });
     }
     fs::remove_dir_all(dir).map_err(io_at(dir, "remove"))
+}
+
+fn copy_owner_mode(from: &Path, to: &Path) -> Result<(), BundleError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let m = fs::metadata(from).map_err(io_at(from, "stat"))?;
+    std::os::unix::fs::chown(to, Some(m.uid()), Some(m.gid())).map_err(io_at(to, "chown"))?;
+    fs::set_permissions(to, fs::Permissions::from_mode(m.mode() & 0o7777))
+        .map_err(io_at(to, "chmod"))
 }
 
 /// The config's diff_ids, one per manifest layer.

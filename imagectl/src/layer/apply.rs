@@ -187,7 +187,11 @@ impl Applier {
                 Err(nix::Error::ENOENT) if create => {
                     mkdirat(&cur, c.as_os_str(), Mode::from_bits_truncate(0o755))
                         .map_err(op("mkdir"))?;
-                    openat(&cur, c.as_os_str(), dir_flags(), Mode::empty()).map_err(op("open"))?
+                    let fd = openat(&cur, c.as_os_str(), dir_flags(), Mode::empty())
+                        .map_err(op("open"))?;
+                    // 0755 whatever the umask, as every unpacker does.
+                    fchmod(&fd, Mode::from_bits_truncate(0o755)).map_err(op("chmod"))?;
+                    fd
                 }
                 Err(nix::Error::ENOTDIR | nix::Error::ELOOP) if is_symlink(&cur, c) => {
                     return Err(Fail::Traversal(format!(

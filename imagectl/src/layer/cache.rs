@@ -63,6 +63,9 @@ pub fn ensure(
         SEQ.fetch_add(1, Ordering::Relaxed)
     ));
     fs::create_dir(&tmp).map_err(cache_err(&tmp))?;
+    // The layer's root: 0755 unless its tar says otherwise (`./`).
+    fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(cache_err(&tmp))?;
     let done = apply_blob(store, desc, diff_id, &tmp, Form::Overlay).and_then(|_| {
         match fs::rename(&tmp, &fin) {
             Ok(()) => Ok(()),

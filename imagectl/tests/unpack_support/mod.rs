@@ -284,9 +284,26 @@ pub struct Node {
     pub xattrs: BTreeMap<String, Vec<u8>>,
 }
 
-/// Every path under `root` (relative, root itself excluded).
+/// Every path under `root` (relative; the root itself as "/", owner and
+/// mode only).
 pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
     let mut out = BTreeMap::new();
+    let m = fs::metadata(root).unwrap();
+    out.insert(
+        PathBuf::from("/"),
+        Node {
+            kind: "dir",
+            mode: m.mode() & 0o7777,
+            uid: m.uid(),
+            gid: m.gid(),
+            rdev: 0,
+            nlink: 0,
+            target: None,
+            content: None,
+            mtime: None,
+            xattrs: BTreeMap::new(),
+        },
+    );
     walk(root, Path::new(""), &mut out);
     out
 }
