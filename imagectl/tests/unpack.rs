@@ -662,3 +662,38 @@ fn many_layers_mount_beyond_the_one_page_option_limit() {
     let o = imagectl(&store, &["unpack", "--remove", b.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn dir_recreated_over_its_whiteout_hides_the_lower_contents() {
+    let t = TempDir::new("rewhite");
+    let l1 = Layer::plain(
+        TarBuilder::new()
+            .dir("d/")
+            .file("d/old", b"old")
+            .file("keep", b"k")
+            .finish(),
+    );
+    let l2 = Layer::plain(
+        TarBuilder::new()
+            .file(".wh.d", b"")
+            .dir("d/")
+            .file("d/new", b"new")
+            .finish(),
+    );
+    let store = hand_store(&t, "rw", &[l1, l2], json!({"Cmd": ["/x"]}));
+    for (i, copy) in [false, true].into_iter().enumerate() {
+        let b = t.join(&format!("b{i}"));
+        let mut a = vec![];
+        if copy {
+            a.push("--copy");
+        }
+        a.extend(["rw", b.to_str().unwrap()]);
+        unpack_ok(&store, &a);
+        let r = b.join("rootfs");
+        assert!(!r.join("d/old").exists(), "copy {copy}: lower d/old shows");
+        assert_eq!(fs::read_to_string(r.join("d/new")).unwrap(), "new");
+        assert!(r.join("keep").exists());
+        let o = imagectl(&store, &["unpack", "--remove", b.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+}

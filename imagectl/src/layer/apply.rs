@@ -168,6 +168,16 @@ fn is_symlink(dir: &OwnedFd, name: &OsStr) -> bool {
         .unwrap_or(false)
 }
 
+/// An overlayfs whiteout: a 0/0 character device.
+fn is_whiteout(dir: &OwnedFd, name: &OsStr) -> bool {
+    fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map(|st| {
+            SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR
+                && st.st_rdev == 0
+        })
+        .unwrap_or(false)
+}
+
 /// `/proc/self/fd/N/name`: a path whose prefix is the (already safely
 /// opened) directory, for the calls that have no fd form (lsetxattr,
 /// remove_dir_all). Only the final component is looked up by name.
@@ -270,13 +280,22 @@ impl Applier {
         let name = name.as_os_str();
         match kind {
             EntryType::Directory => {
+                // A directory over this layer's own whiteout of the name
+                // replaces the lower one: in overlay form that is an
+                // opaque directory, or the lower contents would show.
+                let mut opaque = false;
                 if !Self::is_dir(&pfd, name) {
+                    opaque = self.form == Form::Overlay && is_whiteout(&pfd, name);
                     self.remove(&pfd, name)?;
                     mkdirat(&pfd, name, Mode::from_bits_truncate(0o700)).map_err(op("mkdir"))?;
                 }
                 let d =
                     File::from(openat(&pfd, name, dir_flags(), Mode::empty()).map_err(op("open"))?);
                 self.set_fd_meta(&d, &meta)?;
+                if opaque {
+                    d.set_xattr(OVERLAY_OPAQUE, b"y")
+                        .map_err(iop("set opaque xattr"))?;
+                }
                 self.dirs.push((comps.clone(), meta.atime, meta.mtime));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
