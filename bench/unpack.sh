@@ -32,7 +32,7 @@ fi
 # On disk, not tmpfs: the cache and bundles live where a store would.
 work=$(mktemp -d /var/tmp/imagectl-bench.XXXXXX)
 cleanup() {
-    grep " $work/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
+    { grep " $work/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null || true
     done
     rm -rf "$work"
@@ -115,7 +115,7 @@ cold_cp() { ictl unpack --copy big "$work/cold-cp"; }
 cold_um() { timeout 600 umoci unpack --image "$work/oci:big" "$work/cold-um"; }
 for f in cold_ov cold_cp cold_um; do
     sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
-    t0=$(now_ns); $f >/dev/null 2>&1; t1=$(now_ns)
+    t0=$(now_ns); $f >/dev/null 2>"$work/$f.err" || { echo "$f failed: $(cat "$work/$f.err")" >&2; exit 1; }; t1=$(now_ns)
     case $f in
         cold_ov) label="imagectl (overlay, fills cache)";;
         cold_cp) label="imagectl --copy";;

@@ -263,8 +263,18 @@ impl Applier {
             }
             return Ok(());
         };
-        let pfd = self.walk(parent, true)?;
-        match whiteout(name) {
+        let wh = whiteout(name);
+        // Onto lower layers, a whiteout or opaque marker under a directory
+        // that is not there has nothing to hide: make nothing.
+        let create = self.form == Form::Overlay || wh == Whiteout::No;
+        let pfd = match self.walk(parent, create) {
+            Ok(fd) => fd,
+            Err(Fail::Io(_, e)) if !create && e.raw_os_error() == Some(libc::ENOENT) => {
+                return Ok(())
+            }
+            Err(f) => return Err(f),
+        };
+        match wh {
             Whiteout::Reserved => return Ok(()),
             Whiteout::Opaque => return self.opaque(parent, pfd),
             Whiteout::Remove(target) => {
