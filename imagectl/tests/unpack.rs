@@ -697,3 +697,35 @@ fn dir_recreated_over_its_whiteout_hides_the_lower_contents() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn plain_gzip_and_zstd_layers_unpack_and_gc_takes_the_cache_with_the_image() {
+    let t = TempDir::new("codecs");
+    let layers = vec![
+        Layer::plain(TarBuilder::new().file("plain", b"p").finish()),
+        Layer::gzip(TarBuilder::new().file("gzip", b"g").finish()),
+        Layer::zstd(TarBuilder::new().file("zstd", b"z").finish()),
+    ];
+    let store = hand_store(&t, "codecs", &layers, json!({"Cmd": ["/x"]}));
+    let b = t.join("b");
+    unpack_ok(&store, &["codecs", b.to_str().unwrap()]);
+    for f in ["plain", "gzip", "zstd"] {
+        assert_eq!(
+            fs::read_to_string(b.join("rootfs").join(f)).unwrap(),
+            &f[..1]
+        );
+    }
+    assert_eq!(cache_entries(&store).len(), 3);
+    let o = imagectl(&store, &["unpack", "--remove", b.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The store's gc removes unpacked layers whose blob no name reaches.
+    let o = imagectl(&store, &["rmi", "codecs"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = imagectl(&store, &["gc"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        cache_entries(&store).is_empty(),
+        "{:?}",
+        cache_entries(&store)
+    );
+}

@@ -152,6 +152,14 @@ impl Layer {
         }
     }
 
+    pub fn zstd(tar: Vec<u8>) -> Layer {
+        Layer {
+            diff_id: format!("sha256:{}", sha256_hex(&tar)),
+            blob: zstd::stream::encode_all(&tar[..], 3).unwrap(),
+            media_type: "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
+    }
+
     pub fn digest(&self) -> String {
         format!("sha256:{}", sha256_hex(&self.blob))
     }
