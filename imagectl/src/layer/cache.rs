@@ -6,7 +6,8 @@
 //! Contract with the store's gc: a layer is extracted into
 //! `.<hex>-<pid>-<n>` beside its final name and renamed into place only
 //! when complete, so a crash never leaves a half layer under the final
-//! name; gc removes `<hex>` and `.<hex>-*` together once the blob is
+//! name (the filesystem is synced before the rename, so this holds
+//! across power loss too); gc removes `<hex>` and `.<hex>-*` together once the blob is
 //! unreferenced. Callers hold [`Store::use_lock`] (shared) from
 //! [`ensure`] until the bundle is mounted, so gc cannot remove a layer in
 //! between.
@@ -67,6 +68,12 @@ pub fn ensure(
     fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(cache_err(&tmp))?;
     let done = apply_blob(store, desc, diff_id, &tmp, Form::Overlay).and_then(|_| {
+        // The layer's data must be on disk before its final name is: a
+        // power cut after the rename must not leave empty files there.
+        // One syncfs is far cheaper than an fsync per file.
+        let d = fs::File::open(&tmp).map_err(cache_err(&tmp))?;
+        nix::unistd::syncfs(&d)
+            .map_err(|e| cache_err(&tmp)(io::Error::from_raw_os_error(e as i32)))?;
         match fs::rename(&tmp, &fin) {
             Ok(()) => Ok(()),
             // Someone else finished first: theirs is as good as ours.
