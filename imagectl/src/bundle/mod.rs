@@ -150,12 +150,12 @@ pub fn unpack(
     let mut extracted = 0;
     match mode {
         RootfsMode::Overlay => {
-            for (l, d) in image.manifest.layers().iter().zip(&diff_ids) {
-                if !layer::cache::contains(store, l) {
-                    extracted += 1;
-                }
-                layers.push(layer::cache::ensure(store, l, Some(d))?);
-            }
+            let all: Vec<_> = image.manifest.layers().iter().zip(&diff_ids).collect();
+            extracted = all
+                .iter()
+                .filter(|(l, _)| !layer::cache::contains(store, l))
+                .count();
+            layers = ensure_layers(store, &all)?;
             let upper = dir.join(".upper");
             let work = dir.join(".work");
             fs::create_dir(&upper).map_err(io_at(&upper, "mkdir"))?;
@@ -228,6 +228,52 @@ pub fn remove(dir: &Path) -> Result<(), BundleError> {
         });
     }
     fs::remove_dir_all(dir).map_err(io_at(dir, "remove"))
+}
+
+/// The cache dirs of `layers` (bottom first), extracting the missing
+/// ones in parallel: each is its own directory, and a cold unpack is
+/// bound by inflate and sha256, which parallelise per layer.
+fn ensure_layers(
+    store: &Store,
+    layers: &[(&oci_spec::image::Descriptor, &String)],
+) -> Result<Vec<PathBuf>, BundleError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let missing: Vec<usize> = (0..layers.len())
+        .filter(|&i| !layer::cache::contains(store, layers[i].0))
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(missing.len());
+    if workers > 1 {
+        let next = AtomicUsize::new(0);
+        let first_err: Mutex<Option<LayerError>> = Mutex::new(None);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = missing.get(k) else { break };
+                    if first_err.lock().unwrap().is_some() {
+                        break;
+                    }
+                    let (l, d) = layers[i];
+                    if let Err(e) = layer::cache::ensure(store, l, Some(d)) {
+                        first_err.lock().unwrap().get_or_insert(e);
+                        break;
+                    }
+                });
+            }
+        });
+        if let Some(e) = first_err.into_inner().unwrap() {
+            return Err(e.into());
+        }
+    }
+    // Sequentially (and for the already-cached ones, instantly): the
+    // paths, in order.
+    layers
+        .iter()
+        .map(|(l, d)| Ok(layer::cache::ensure(store, l, Some(d))?))
+        .collect()
 }
 
 fn copy_owner_mode(from: &Path, to: &Path) -> Result<(), BundleError> {
