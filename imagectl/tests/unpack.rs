@@ -729,3 +729,22 @@ fn plain_gzip_and_zstd_layers_unpack_and_gc_takes_the_cache_with_the_image() {
         cache_entries(&store)
     );
 }
+
+#[test]
+fn image_without_layers_unpacks_to_an_empty_rootfs() {
+    let t = TempDir::new("nolayers");
+    let store = hand_store(&t, "none", &[], json!({"Cmd": ["/x"], "User": "7:7"}));
+    for (i, copy) in [false, true].into_iter().enumerate() {
+        let b = t.join(&format!("b{i}"));
+        let mut a = vec![];
+        if copy {
+            a.push("--copy");
+        }
+        a.extend(["none", b.to_str().unwrap()]);
+        unpack_ok(&store, &a);
+        assert_eq!(fs::read_dir(b.join("rootfs")).unwrap().count(), 0);
+        assert_eq!(config(&b)["process"]["user"], json!({"uid": 7, "gid": 7}));
+        let o = imagectl(&store, &["unpack", "--remove", b.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+}

@@ -10,6 +10,7 @@
 //!                        or, with --copy, a plain directory
 //! DIR/.upper/            overlay upperdir: everything the container writes
 //! DIR/.work/             overlay workdir
+//! DIR/.empty/            the lower layer of an image with no layers
 //! DIR/.imagectl-bundle   marker (JSON: image, mode, layers), so that
 //!                        `imagectl unpack --remove DIR` removes only bundles
 //! ```
@@ -36,7 +37,7 @@ use crate::layer::{self, Form, LayerError};
 use crate::store::{Store, StoreError};
 
 pub const MARKER: &str = ".imagectl-bundle";
-const CREATED: &[&str] = &["config.json", "rootfs", ".upper", ".work", MARKER];
+const CREATED: &[&str] = &["config.json", "rootfs", ".upper", ".work", ".empty", MARKER];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RootfsMode {
@@ -146,43 +147,19 @@ pub fn unpack(
     };
     let root = dir.join("rootfs");
     fs::create_dir(&root).map_err(io_at(&root, "mkdir"))?;
-    let mut layers = Vec::new();
-    let mut extracted = 0;
-    match mode {
+    let (layers, extracted) = match mode {
         RootfsMode::Overlay => {
-            let all: Vec<_> = image.manifest.layers().iter().zip(&diff_ids).collect();
-            extracted = all
-                .iter()
-                .filter(|(l, _)| !layer::cache::contains(store, l))
-                .count();
-            layers = ensure_layers(store, &all)?;
-            let upper = dir.join(".upper");
-            let work = dir.join(".work");
-            fs::create_dir(&upper).map_err(io_at(&upper, "mkdir"))?;
-            // The overlay's root takes its owner and mode from the upper
-            // dir: give it the top layer's (the image's `/`).
-            if let Some(top) = layers.last() {
-                copy_owner_mode(top, &upper)?;
-            }
-            fs::create_dir(&work).map_err(io_at(&work, "mkdir"))?;
-            let mut lowers: Vec<PathBuf> = layers.iter().rev().cloned().collect();
-            if lowers.is_empty() {
-                // overlayfs needs a lower layer; an image with none is empty.
-                let empty = dir.join(".work/empty");
-                fs::create_dir(&empty).map_err(io_at(&empty, "mkdir"))?;
-                lowers.push(empty);
-            }
-            rootfs::mount_overlay(&lowers, &upper, &work, &root)
-                .map_err(io_at(&root, "mount overlay"))?;
+            let r = overlay_rootfs(store, image, &diff_ids, dir)?;
             guard.mounted = true;
+            r
         }
         RootfsMode::Copy => {
             for (l, d) in image.manifest.layers().iter().zip(&diff_ids) {
                 layer::apply_blob(store, l, Some(d), &root, Form::Merged)?;
-                extracted += 1;
             }
+            (Vec::new(), diff_ids.len())
         }
-    }
+    };
     let passwd =
         rootfs::read_in_root(&root, "etc/passwd").map_err(io_at(&root, "read /etc/passwd"))?;
     let group =
@@ -228,6 +205,42 @@ pub fn remove(dir: &Path) -> Result<(), BundleError> {
         });
     }
     fs::remove_dir_all(dir).map_err(io_at(dir, "remove"))
+}
+
+/// Mounts DIR/rootfs over the image's cached layers (extracting the
+/// missing ones). Returns the layer dirs (bottom first) and how many had
+/// to be extracted.
+fn overlay_rootfs(
+    store: &Store,
+    image: &Image,
+    diff_ids: &[String],
+    dir: &Path,
+) -> Result<(Vec<PathBuf>, usize), BundleError> {
+    let all: Vec<_> = image.manifest.layers().iter().zip(diff_ids).collect();
+    let extracted = all
+        .iter()
+        .filter(|(l, _)| !layer::cache::contains(store, l))
+        .count();
+    let layers = ensure_layers(store, &all)?;
+    let upper = dir.join(".upper");
+    let work = dir.join(".work");
+    fs::create_dir(&upper).map_err(io_at(&upper, "mkdir"))?;
+    // The overlay's root takes its owner and mode from the upper dir:
+    // give it the top layer's (the image's `/`).
+    if let Some(top) = layers.last() {
+        copy_owner_mode(top, &upper)?;
+    }
+    fs::create_dir(&work).map_err(io_at(&work, "mkdir"))?;
+    let mut lowers: Vec<PathBuf> = layers.iter().rev().cloned().collect();
+    if lowers.is_empty() {
+        // overlayfs needs a lower layer; an image with none is empty.
+        let empty = dir.join(".empty");
+        fs::create_dir(&empty).map_err(io_at(&empty, "mkdir"))?;
+        lowers.push(empty);
+    }
+    let root = dir.join("rootfs");
+    rootfs::mount_overlay(&lowers, &upper, &work, &root).map_err(io_at(&root, "mount overlay"))?;
+    Ok((layers, extracted))
 }
 
 /// The cache dirs of `layers` (bottom first), extracting the missing
