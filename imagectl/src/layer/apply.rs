@@ -289,42 +289,9 @@ impl Applier {
         }
         let name = name.as_os_str();
         match kind {
-            EntryType::Directory => {
-                // A directory over this layer's own whiteout of the name
-                // replaces the lower one: in overlay form that is an
-                // opaque directory, or the lower contents would show.
-                let mut opaque = false;
-                if !Self::is_dir(&pfd, name) {
-                    opaque = self.form == Form::Overlay && is_whiteout(&pfd, name);
-                    self.remove(&pfd, name)?;
-                    mkdirat(&pfd, name, Mode::from_bits_truncate(0o700)).map_err(op("mkdir"))?;
-                }
-                let d =
-                    File::from(openat(&pfd, name, dir_flags(), Mode::empty()).map_err(op("open"))?);
-                self.set_fd_meta(&d, &meta)?;
-                if opaque {
-                    d.set_xattr(OVERLAY_OPAQUE, b"y")
-                        .map_err(iop("set opaque xattr"))?;
-                }
-                self.dirs.push((comps.clone(), meta.atime, meta.mtime));
-            }
+            EntryType::Directory => self.make_dir(&pfd, name, &comps, &meta)?,
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                self.remove(&pfd, name)?;
-                let fd = openat(
-                    &pfd,
-                    name,
-                    OFlag::O_WRONLY
-                        | OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )
-                .map_err(op("create"))?;
-                let mut f = File::from(fd);
-                self.stats.bytes += copy(e, &mut f)?;
-                self.set_fd_meta(&f, &meta)?;
-                futimens(&f, &meta.atime, &meta.mtime).map_err(op("set times"))?;
+                self.make_file(e, &pfd, name, &meta)?
             }
             EntryType::Symlink => {
                 let target = e.link_name_bytes().unwrap_or_default().into_owned();
@@ -334,21 +301,9 @@ impl Applier {
             }
             EntryType::Link => {
                 let target = e.link_name_bytes().unwrap_or_default().into_owned();
-                let tcomps = components(&target)
-                    .map_err(|u| Fail::Traversal(format!("hard link target: {}", u.describe())))?;
-                let Some((tname, tparent)) = tcomps.split_last() else {
-                    return Err(Fail::Traversal("hard link to the root".into()));
-                };
-                if tcomps == comps {
+                if !self.make_hardlink(&pfd, name, &comps, &target)? {
                     return Ok(());
                 }
-                let tfd = self.walk(tparent, false).map_err(|f| match f {
-                    Fail::Io(_, e) => Fail::Io("hard link target", e),
-                    t => t,
-                })?;
-                self.remove(&pfd, name)?;
-                linkat(&tfd, tname.as_os_str(), &pfd, name, AtFlags::empty())
-                    .map_err(op("hard link (target must be earlier in the same layer)"))?;
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let (sflag, dev) = match kind {
@@ -370,6 +325,78 @@ impl Applier {
         }
         self.this_layer.insert(comps);
         Ok(())
+    }
+
+    fn make_dir(
+        &mut self,
+        pfd: &OwnedFd,
+        name: &OsStr,
+        comps: &[OsString],
+        meta: &Meta,
+    ) -> Result<(), Fail> {
+        // A directory over this layer's own whiteout of the name replaces
+        // the lower one: in overlay form that is an opaque directory, or
+        // the lower contents would show.
+        let mut opaque = false;
+        if !Self::is_dir(pfd, name) {
+            opaque = self.form == Form::Overlay && is_whiteout(pfd, name);
+            self.remove(pfd, name)?;
+            mkdirat(pfd, name, Mode::from_bits_truncate(0o700)).map_err(op("mkdir"))?;
+        }
+        let d = File::from(openat(pfd, name, dir_flags(), Mode::empty()).map_err(op("open"))?);
+        self.set_fd_meta(&d, meta)?;
+        if opaque {
+            d.set_xattr(OVERLAY_OPAQUE, b"y")
+                .map_err(iop("set opaque xattr"))?;
+        }
+        self.dirs.push((comps.to_vec(), meta.atime, meta.mtime));
+        Ok(())
+    }
+
+    fn make_file<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<R>,
+        pfd: &OwnedFd,
+        name: &OsStr,
+        meta: &Meta,
+    ) -> Result<(), Fail> {
+        self.remove(pfd, name)?;
+        let flags =
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(pfd, name, flags, Mode::from_bits_truncate(0o600)).map_err(op("create"))?;
+        let mut f = File::from(fd);
+        self.stats.bytes += copy(e, &mut f)?;
+        self.set_fd_meta(&f, meta)?;
+        futimens(&f, &meta.atime, &meta.mtime).map_err(op("set times"))
+    }
+
+    /// A hard link to `target` (a path in the archive, walked like any
+    /// entry's, so it cannot name a file outside the root). False when
+    /// the entry links to itself and was skipped.
+    fn make_hardlink(
+        &self,
+        pfd: &OwnedFd,
+        name: &OsStr,
+        comps: &[OsString],
+        target: &[u8],
+    ) -> Result<bool, Fail> {
+        let tcomps = components(target)
+            .map_err(|u| Fail::Traversal(format!("hard link target: {}", u.describe())))?;
+        let Some((tname, tparent)) = tcomps.split_last() else {
+            return Err(Fail::Traversal("hard link to the root".into()));
+        };
+        if tcomps == comps {
+            return Ok(false);
+        }
+        let tfd = self.walk(tparent, false).map_err(|f| match f {
+            Fail::Io(_, e) => Fail::Io("hard link target", e),
+            t => t,
+        })?;
+        self.remove(pfd, name)?;
+        linkat(&tfd, tname.as_os_str(), pfd, name, AtFlags::empty()).map_err(op(
+            "hard link (its target must be an earlier entry of the layer)",
+        ))?;
+        Ok(true)
     }
 
     /// `.wh..wh..opq` in `parent`.
