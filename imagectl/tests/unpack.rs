@@ -748,3 +748,70 @@ fn image_without_layers_unpacks_to_an_empty_rootfs() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn symlink_from_a_lower_layer_is_not_followed_by_an_upper_one() {
+    let t = TempDir::new("xlayer");
+    let outside = t.join("outside");
+    fs::create_dir(&outside).unwrap();
+    let l1 = Layer::plain(
+        TarBuilder::new()
+            .symlink("link", outside.to_str().unwrap())
+            .finish(),
+    );
+    let l2 = Layer::plain(TarBuilder::new().file("link/file", b"x").finish());
+    let bad = l2.digest();
+    let store = hand_store(&t, "xl", &[l1, l2], json!({"Cmd": ["/x"]}));
+    // Overlay: each layer is extracted alone, so `link/` is a directory of
+    // the upper layer (hiding the symlink), never the symlink's target.
+    let b = t.join("ov");
+    unpack_ok(&store, &["xl", b.to_str().unwrap()]);
+    assert!(!outside.join("file").exists());
+    assert!(fs::symlink_metadata(b.join("rootfs/link"))
+        .unwrap()
+        .is_dir());
+    let o = imagectl(&store, &["unpack", "--remove", b.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Copy: the walk meets the symlink and refuses.
+    let b = t.join("cp");
+    let o = imagectl(&store, &["unpack", "--copy", "xl", b.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains(&bad) && err.contains("link/file") && err.contains("symlink"),
+        "{err}"
+    );
+    assert!(!outside.join("file").exists());
+    assert!(!b.exists());
+}
+
+#[test]
+fn opaque_marker_keeps_what_its_own_layer_put_there() {
+    let t = TempDir::new("opqsame");
+    let l1 = Layer::plain(TarBuilder::new().dir("d/").file("d/lower", b"l").finish());
+    // The marker after an entry of the same layer: only lower content goes.
+    let l2 = Layer::plain(
+        TarBuilder::new()
+            .dir("d/")
+            .file("d/mine", b"m")
+            .file("d/.wh..wh..opq", b"")
+            .finish(),
+    );
+    let store = hand_store(&t, "opq", &[l1, l2], json!({"Cmd": ["/x"]}));
+    for (i, copy) in [false, true].into_iter().enumerate() {
+        let b = t.join(&format!("b{i}"));
+        let mut a = vec![];
+        if copy {
+            a.push("--copy");
+        }
+        a.extend(["opq", b.to_str().unwrap()]);
+        unpack_ok(&store, &a);
+        let names: Vec<String> = fs::read_dir(b.join("rootfs/d"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["mine"], "copy {copy}");
+        let o = imagectl(&store, &["unpack", "--remove", b.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+}
