@@ -11,6 +11,7 @@ pub mod store;
 pub mod bundle;
 pub mod layer;
 pub mod registry;
+pub mod sys;
 
 pub mod cli;
 pub mod commands;

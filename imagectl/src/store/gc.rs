@@ -38,7 +38,10 @@ pub(super) fn run(s: &Store) -> Result<GcReport, StoreError> {
     if let Ok(rd) = fs::read_dir(&layers) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if !live.contains(name.trim_start_matches('.').split('-').next().unwrap_or("")) {
+            // Under the exclusive lock a `.<hex>-*` extraction is abandoned.
+            if name.starts_with('.')
+                || !live.contains(name.trim_start_matches('.').split('-').next().unwrap_or(""))
+            {
                 fs::remove_dir_all(e.path()).map_err(io_at(&e.path()))?;
                 r.layers += 1;
             }
