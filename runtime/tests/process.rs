@@ -518,6 +518,16 @@ fn the_callers_blocked_signals_are_not_passed_on() {
     })
     .join()
     .unwrap();
-    assert_eq!(status_field(&seen.0, "SigBlk"), "0000000000000000", "init: {}", seen.0);
-    assert_eq!(status_field(&seen.1, "SigBlk"), "0000000000000000", "exec: {}", seen.1);
+    assert_eq!(
+        status_field(&seen.0, "SigBlk"),
+        "0000000000000000",
+        "init: {}",
+        seen.0
+    );
+    assert_eq!(
+        status_field(&seen.1, "SigBlk"),
+        "0000000000000000",
+        "exec: {}",
+        seen.1
+    );
 }
