@@ -49,4 +49,18 @@ pub enum Command {
     Gc(commands::gc::Args),
     /// Write an OCI runtime bundle for an image.
     Unpack(commands::unpack::Args),
+    /// Write images to a docker-archive or oci-archive tar.
+    Save(commands::save::Args),
+    /// Read images from a docker-archive or oci-archive tar.
+    Load(commands::load::Args),
+    /// Write a container's or bundle's rootfs as a tar.
+    Export(commands::export::Args),
+    /// Make a one-layer image from a rootfs tar.
+    Import(commands::import::Args),
+    /// Make an image from a bundle's changes since unpack.
+    Commit(commands::commit::Args),
+    /// List a bundle's changes since unpack (A/C/D).
+    Diff(commands::diff::Args),
+    /// Build an image from a Dockerfile.
+    Build(commands::build::Args),
 }

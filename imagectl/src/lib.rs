@@ -8,6 +8,9 @@ pub mod platform;
 pub mod reference;
 pub mod store;
 
+pub mod archive;
+pub mod author;
+pub mod build;
 pub mod bundle;
 pub mod layer;
 pub mod registry;

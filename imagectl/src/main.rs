@@ -23,6 +23,13 @@ fn main() {
         Command::Rmi(a) => commands::rmi::run(&ctx, a),
         Command::Gc(a) => commands::gc::run(&ctx, a),
         Command::Unpack(a) => commands::unpack::run(&ctx, a),
+        Command::Save(a) => commands::save::run(&ctx, a),
+        Command::Load(a) => commands::load::run(&ctx, a),
+        Command::Export(a) => commands::export::run(&ctx, a),
+        Command::Import(a) => commands::import::run(&ctx, a),
+        Command::Commit(a) => commands::commit::run(&ctx, a),
+        Command::Diff(a) => commands::diff::run(&ctx, a),
+        Command::Build(a) => commands::build::run(&ctx, a),
     };
     match r {
         Ok(code) => std::process::exit(code),

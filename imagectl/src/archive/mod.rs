@@ -1,0 +1,1 @@
+//! Image archives: docker-archive (docker save) and oci-archive tars, both ways.

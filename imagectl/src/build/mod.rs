@@ -1,0 +1,1 @@
+//! Dockerfile builds: parser, instruction semantics, the executor (RUN in berth), the layer cache.
