@@ -1,1 +1,3 @@
 //! Dockerfile builds: parser, instruction semantics, the executor (RUN in berth), the layer cache.
+
+pub mod dockerfile;
