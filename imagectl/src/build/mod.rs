@@ -1,3 +1,4 @@
 //! Dockerfile builds: parser, instruction semantics, the executor (RUN in berth), the layer cache.
 
 pub mod dockerfile;
+pub mod instructions;
