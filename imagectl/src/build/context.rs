@@ -64,6 +64,15 @@ impl Context {
         })
     }
 
+    /// A directory without ignore rules (another image's rootfs, for
+    /// `COPY --from`).
+    pub fn plain(dir: &Path) -> Context {
+        Context {
+            dir: dir.to_path_buf(),
+            ignore: Vec::new(),
+        }
+    }
+
     /// Whether `rel` (relative, `/`-separated) is excluded.
     pub fn ignored(&self, rel: &str) -> bool {
         let mut out = false;

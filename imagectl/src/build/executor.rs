@@ -1,0 +1,384 @@
+//! Runs a parsed Dockerfile: stages (FROM an image, `scratch` or an
+//! earlier stage), ARG scoping, ONBUILD triggers of the base, the cache
+//! per step, metadata steps through [`super::instructions`], RUN through
+//! [`super::run`] and COPY/ADD through [`super::copy`].
+//!
+//! Every step that misses the cache writes a (nameless) image with
+//! [`ImageDraft`]: the next RUN or COPY unpacks it, the cache records its
+//! manifest, and a rebuild whose steps all hit ends on the very same
+//! manifest (same image id). Only the result gets a name.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use oci_spec::image::Descriptor;
+
+use super::cache::{self, Cache};
+use super::context::Context;
+use super::dockerfile::{self, Command, Dockerfile, Instruction};
+use super::instructions::{self, Extras, Vars};
+use super::{copy, run, BuildError};
+use crate::author::{self, ImageDraft, NewLayer};
+use crate::image::{self, Image};
+use crate::platform::Platform;
+use crate::store::Store;
+
+/// What `imagectl build` was asked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub context: PathBuf,
+    /// Default: CONTEXT/Dockerfile.
+    pub dockerfile: Option<PathBuf>,
+    /// Full names (`reference::parse(..).to_string()`).
+    pub tags: Vec<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub platform: Platform,
+    /// The OCI runtime that runs RUN steps (berth).
+    pub runtime: PathBuf,
+}
+
+/// What a build made.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The manifest of the result.
+    pub manifest: Descriptor,
+    /// The image id (config digest).
+    pub id: String,
+    pub steps: usize,
+    pub cached: usize,
+}
+
+/// One stage being built.
+pub(crate) struct Stage {
+    pub name: Option<String>,
+    /// The image so far (`None`: scratch, nothing written yet).
+    pub img: Option<Image>,
+    pub key: String,
+    pub extras: Extras,
+    pub vars: Vars,
+    pub author: Option<String>,
+}
+
+impl Stage {
+    pub fn env(&self) -> Vec<String> {
+        self.img
+            .as_ref()
+            .and_then(|i| i.config.config().as_ref())
+            .and_then(|c| c.env().clone())
+            .unwrap_or_default()
+    }
+
+    pub fn workdir(&self) -> Option<String> {
+        self.img
+            .as_ref()
+            .and_then(|i| i.config.config().as_ref())
+            .and_then(|c| c.working_dir().clone())
+    }
+
+    /// Expands one word with this stage's ENV and ARGs.
+    pub fn expand(&self, w: &str, escape: char) -> Result<String, BuildError> {
+        let env = self.env();
+        let look = self.vars.lookup_fn(&env);
+        Ok(dockerfile::expand::expand_word(w, escape, &look).map_err(|e| BuildError::Step(e.to_string()))?)
+    }
+}
+
+/// The build in progress.
+pub(crate) struct Builder<'a> {
+    pub store: &'a Store,
+    pub opts: &'a Options,
+    pub ctx: Context,
+    pub cache: Cache,
+    pub escape: char,
+    pub out: &'a mut dyn Write,
+    pub stages: Vec<Stage>,
+    pub step: usize,
+    pub total: usize,
+    pub cached: usize,
+}
+
+/// Builds `opts` into `store`; progress goes to `out`. Names the result
+/// with every tag only when all steps succeeded.
+pub fn build(store: &Store, opts: &Options, out: &mut dyn Write) -> Result<Built, BuildError> {
+    let df_path = opts
+        .dockerfile
+        .clone()
+        .unwrap_or_else(|| opts.context.join("Dockerfile"));
+    let text = std::fs::read_to_string(&df_path).map_err(|source| BuildError::Io {
+        path: df_path.clone(),
+        source,
+    })?;
+    let file = df_path
+        .file_name()
+        .map_or("Dockerfile".into(), |n| n.to_string_lossy().to_string());
+    let df = dockerfile::parse(&file, &text)?;
+    let ctx = Context::open(&opts.context)?;
+    let mut b = Builder {
+        store,
+        opts,
+        ctx,
+        cache: Cache::open(store),
+        escape: df.escape,
+        out,
+        stages: Vec::new(),
+        step: 0,
+        total: df.instructions.iter().filter(|i| !matches!(i.cmd, Command::Arg(_))).count(),
+        cached: 0,
+    };
+    let last = b.run_stages(&df)?;
+    let stage = &b.stages[last];
+    let img = match &stage.img {
+        Some(i) => i.clone(),
+        None => b.write_draft(stage, ImageDraft::from_base(None))?,
+    };
+    let desc = img_descriptor(&img);
+    for t in &opts.tags {
+        store.set_ref(t, &desc)?;
+    }
+    Ok(Built {
+        manifest: desc,
+        id: img.id().to_string(),
+        steps: b.step,
+        cached: b.cached,
+    })
+}
+
+fn img_descriptor(img: &Image) -> Descriptor {
+    if img.target.digest() == &img.manifest_digest {
+        img.target.clone()
+    } else {
+        Descriptor::new(
+            oci_spec::image::MediaType::ImageManifest,
+            0,
+            img.manifest_digest.clone(),
+        )
+    }
+}
+
+impl Builder<'_> {
+    /// Runs the stages up to the target; returns the index of the last.
+    fn run_stages(&mut self, df: &Dockerfile) -> Result<usize, BuildError> {
+        let mut globals = Vars::default();
+        for i in &df.instructions {
+            match &i.cmd {
+                Command::Arg(a) if self.stages.is_empty() => globals
+                    .declare(a, &self.opts.build_args, None, &[], self.escape)
+                    .map_err(|e| at(i, e))?,
+                Command::From {
+                    image,
+                    alias,
+                    platform,
+                } => {
+                    if let Some(t) = &self.opts.target {
+                        if self.stages.last().and_then(|s| s.name.as_ref()) == Some(t) {
+                            return Ok(self.stages.len() - 1);
+                        }
+                    }
+                    self.from(i, image, alias.clone(), platform.as_deref(), &globals)?;
+                }
+                cmd => {
+                    let s = self.stages.len() - 1;
+                    self.instruction(s, i, cmd, &globals)?;
+                }
+            }
+        }
+        if let Some(t) = &self.opts.target {
+            if self.stages.last().and_then(|s| s.name.as_ref()) != Some(t) {
+                return Err(BuildError::Step(format!("target stage {t:?} could not be found")));
+            }
+        }
+        Ok(self.stages.len() - 1)
+    }
+
+    fn progress(&mut self, i: &Instruction, stage: usize) {
+        self.step += 1;
+        let name = self.stages[stage]
+            .name
+            .clone()
+            .unwrap_or_else(|| stage.to_string());
+        let _ = writeln!(self.out, "STEP {}/{} [{name}]: {}", self.step, self.total, i.text);
+    }
+
+    fn from(
+        &mut self,
+        i: &Instruction,
+        image: &str,
+        alias: Option<String>,
+        platform: Option<&str>,
+        globals: &Vars,
+    ) -> Result<(), BuildError> {
+        let look = globals.lookup_fn(&[]);
+        let name = dockerfile::expand::expand_word(image, self.escape, &look).map_err(|e| at(i, e))?;
+        let platform: Platform = match platform {
+            Some(p) => {
+                let p = dockerfile::expand::expand_word(p, self.escape, &look).map_err(|e| at(i, e))?;
+                p.parse().map_err(|e| BuildError::Step(format!("{}: --platform {p}: {e}", i.text)))?
+            }
+            None => self.opts.platform.clone(),
+        };
+        let prev = self
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(name.as_str()))
+            .or_else(|| name.parse::<usize>().ok().filter(|&n| n < self.stages.len()));
+        let (img, extras, key, author) = if let Some(p) = prev {
+            let s = &self.stages[p];
+            (s.img.clone(), s.extras.clone(), s.key.clone(), s.author.clone())
+        } else if name.eq_ignore_ascii_case("scratch") {
+            (None, Extras::default(), cache::key("scratch", &[&platform.to_string()]), None)
+        } else {
+            let img = image::open(self.store, &name, &platform).map_err(|e| {
+                BuildError::Step(format!("{}: {e} (pull it first: imagectl pull {name})", i.text))
+            })?;
+            let key = cache::key("image", &[&img.manifest_digest.to_string()]);
+            (Some(img), Extras::default(), key, None)
+        };
+        let triggers = img.as_ref().map(onbuild_triggers).unwrap_or_default();
+        self.stages.push(Stage {
+            name: alias,
+            img,
+            key,
+            extras: Extras {
+                cmd_set: false,
+                onbuild: Vec::new(),
+                ..extras
+            },
+            vars: Vars::default(),
+            author,
+        });
+        let s = self.stages.len() - 1;
+        self.progress(i, s);
+        for t in triggers {
+            let d = dockerfile::parse("ONBUILD", &format!("FROM scratch\n{t}\n"))?;
+            let ti = &d.instructions[1];
+            self.total += 1;
+            self.instruction(s, ti, &ti.cmd, globals)?;
+        }
+        Ok(())
+    }
+
+    fn instruction(
+        &mut self,
+        s: usize,
+        i: &Instruction,
+        cmd: &Command,
+        globals: &Vars,
+    ) -> Result<(), BuildError> {
+        if let Command::Arg(a) = cmd {
+            let env = self.stages[s].env();
+            let st = &mut self.stages[s];
+            st.vars
+                .declare(a, &self.opts.build_args, Some(globals), &env, self.escape)
+                .map_err(|e| at(i, e))?;
+            return Ok(());
+        }
+        self.progress(i, s);
+        let sources = match cmd {
+            Command::Copy(c) | Command::Add(c) => {
+                Some(copy::prepare(self, s, c, matches!(cmd, Command::Add(_)))?)
+            }
+            _ => None,
+        };
+        let st = &self.stages[s];
+        let args: Vec<String> = st.vars.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut parts = vec![i.text.clone(), args.join("\n"), st.extras.shell.join("\n")];
+        if let Some(p) = &sources {
+            parts.push(p.hash.clone());
+        }
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let key = cache::key(&st.key, &refs);
+        // Metadata the image config cannot hold changes with or without
+        // a cache hit.
+        let mut scratch_cfg = st
+            .img
+            .as_ref()
+            .and_then(|i| i.config.config().clone())
+            .unwrap_or_default();
+        let mut extras = st.extras.clone();
+        let mut author = st.author.clone();
+        {
+            let env = st.env();
+            let look = st.vars.lookup_fn(&env);
+            instructions::apply(&mut scratch_cfg, &mut extras, &mut author, cmd, self.escape, &look)
+                .map_err(|e| at(i, e))?;
+        }
+        if !self.opts.no_cache {
+            if let Some(desc) = self.cache.get(self.store, &key) {
+                if let Ok(img) = image::resolve(self.store, None, desc, &self.opts.platform) {
+                    let _ = writeln!(self.out, "--> Using cache {}", short(img.id().digest()));
+                    self.cached += 1;
+                    let st = &mut self.stages[s];
+                    st.img = Some(img);
+                    st.key = key;
+                    st.extras = extras;
+                    st.author = author;
+                    return Ok(());
+                }
+            }
+        }
+        let mut draft = ImageDraft::from_base(self.stages[s].img.as_ref());
+        let author_s = author.clone();
+        match cmd {
+            Command::Run { cmd: form, .. } => {
+                let layer = run::run(self, s, i, form)?;
+                draft.add_layer(&layer, author::history(&i.text, None, author_s.as_deref(), false));
+            }
+            Command::Copy(_) | Command::Add(_) => {
+                let layer: NewLayer = copy::write(self, s, sources.as_ref().expect("prepared above"))?;
+                draft.add_layer(&layer, author::history(&i.text, None, author_s.as_deref(), false));
+            }
+            _ => {
+                draft.config.set_config(Some(scratch_cfg));
+                draft.add_history(author::history(&i.text, None, author_s.as_deref(), true));
+            }
+        }
+        if let Some(a) = &author {
+            draft.config.set_author(Some(a.clone()));
+        }
+        let img = {
+            let st = &self.stages[s];
+            self.write_draft(st, draft)?
+        };
+        self.cache
+            .put(&key, &img_descriptor(&img))
+            .map_err(|source| BuildError::Io {
+                path: self.store.root().join("build-cache"),
+                source,
+            })?;
+        let _ = writeln!(self.out, "--> {}", short(img.id().digest()));
+        let st = &mut self.stages[s];
+        st.img = Some(img);
+        st.key = key;
+        st.extras = extras;
+        st.author = author;
+        Ok(())
+    }
+
+    pub(crate) fn write_draft(&self, _st: &Stage, draft: ImageDraft) -> Result<Image, BuildError> {
+        let desc = draft.write(self.store)?;
+        Ok(image::resolve(self.store, None, desc, &self.opts.platform)?)
+    }
+}
+
+fn short(hex: &str) -> &str {
+    &hex[..hex.len().min(12)]
+}
+
+fn at(i: &Instruction, e: impl std::fmt::Display) -> BuildError {
+    BuildError::Step(format!("line {}: {}: {e}", i.pos.line, i.text))
+}
+
+/// `config.OnBuild` of a base image (docker's extension; not in
+/// oci-spec's type, so read from the raw config).
+fn onbuild_triggers(img: &Image) -> Vec<String> {
+    serde_json::from_slice::<serde_json::Value>(&img.config_raw)
+        .ok()
+        .and_then(|v| v.get("config")?.get("OnBuild")?.as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| t.as_str().map(str::to_string))
+        .collect()
+}
