@@ -615,7 +615,7 @@ mod tests {
         assert_eq!(manifest.layers().len(), 1);
         let config: ImageConfiguration =
             serde_json::from_slice(&store.read_blob(manifest.config().digest()).unwrap()).unwrap();
-        assert_eq!(config.rootfs().diff_ids(), &[l.diff_id.clone()]);
+        assert_eq!(config.rootfs().diff_ids(), std::slice::from_ref(&l.diff_id));
         let h = config.history().clone().unwrap();
         assert_eq!(h.len(), 2);
         assert_eq!(h[1].empty_layer(), Some(true));
