@@ -524,6 +524,9 @@ impl TarOut<'_> {
         h.set_entry_type(tar::EntryType::Regular);
         h.set_mode(0o600);
         h.set_size(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         if let Some(m) = like {
             h.set_uid(u64::from(m.uid()));
             h.set_gid(u64::from(m.gid()));
