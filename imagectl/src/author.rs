@@ -23,7 +23,10 @@ use oci_spec::image::{
 };
 use sha2::{Digest as _, Sha256};
 
-use crate::image::Image;
+use crate::bundle::{self, RootfsMode};
+use crate::image::{self, Image, ImageError};
+use crate::layer::diff::{self, Change, DiffError, DiffStats};
+use crate::layer::{self, LayerError};
 use crate::platform::Platform;
 use crate::store::{Store, StoreError};
 
@@ -41,6 +44,21 @@ pub enum AuthorError {
     Change { change: String, why: String },
     #[error("image manifest: {0}")]
     Manifest(String),
+    #[error("{0}: not a bundle made by imagectl (no {marker})", marker = bundle::MARKER)]
+    NotABundle(PathBuf),
+    #[error("{path}: {detail}")]
+    Marker { path: PathBuf, detail: String },
+    #[error("bundle {bundle}: base image {image}: {source}")]
+    Base {
+        bundle: PathBuf,
+        image: String,
+        #[source]
+        source: ImageError,
+    },
+    #[error(transparent)]
+    Diff(#[from] DiffError),
+    #[error(transparent)]
+    LayerCache(#[from] LayerError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -277,6 +295,139 @@ impl ImageDraft {
             bytes.len() as u64,
             digest,
         ))
+    }
+}
+
+/// A bundle made by `imagectl unpack`, ready to list or commit its
+/// changes: the base image (from the marker) and the lower layer dirs
+/// (bottom first) its changes are measured against.
+#[derive(Debug)]
+pub struct BundleSource {
+    pub dir: PathBuf,
+    pub base: Image,
+    pub mode: RootfsMode,
+    pub lowers: Vec<PathBuf>,
+}
+
+/// The marker's fields this module reads.
+#[derive(serde::Deserialize)]
+struct Marker {
+    image: String,
+    name: Option<String>,
+    mode: String,
+    #[serde(default)]
+    layers: Vec<PathBuf>,
+}
+
+/// Reads `dir`'s bundle marker and finds its base image (by the name it
+/// was unpacked from while that still means the same image, else by id).
+/// A copy bundle's lowers are the base's layers in the layer cache,
+/// extracted now when missing.
+pub fn open_bundle(store: &Store, dir: &Path) -> Result<BundleSource, AuthorError> {
+    let mpath = dir.join(bundle::MARKER);
+    let bytes = match std::fs::read(&mpath) {
+        Ok(b) => b,
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory =>
+        {
+            return Err(AuthorError::NotABundle(dir.to_path_buf()))
+        }
+        Err(e) => {
+            return Err(AuthorError::Marker {
+                path: mpath,
+                detail: e.to_string(),
+            })
+        }
+    };
+    let m: Marker = serde_json::from_slice(&bytes).map_err(|e| AuthorError::Marker {
+        path: mpath.clone(),
+        detail: e.to_string(),
+    })?;
+    let host = Platform::host();
+    let by_name = m
+        .name
+        .as_deref()
+        .and_then(|n| image::open(store, n, &host).ok())
+        .filter(|img| img.id().to_string() == m.image);
+    let base = match by_name {
+        Some(img) => img,
+        None => image::open(store, &m.image, &host).map_err(|source| AuthorError::Base {
+            bundle: dir.to_path_buf(),
+            image: m.image.clone(),
+            source,
+        })?,
+    };
+    let (mode, lowers) = match m.mode.as_str() {
+        "overlay" => (RootfsMode::Overlay, m.layers),
+        "copy" => {
+            let ids = base.config.rootfs().diff_ids();
+            let lowers = base
+                .manifest
+                .layers()
+                .iter()
+                .enumerate()
+                .map(|(i, l)| layer::cache::ensure(store, l, ids.get(i).map(String::as_str)))
+                .collect::<Result<Vec<_>, _>>()?;
+            (RootfsMode::Copy, lowers)
+        }
+        other => {
+            return Err(AuthorError::Marker {
+                path: mpath,
+                detail: format!("unknown mode {other:?}"),
+            })
+        }
+    };
+    Ok(BundleSource {
+        dir: dir.to_path_buf(),
+        base,
+        mode,
+        lowers,
+    })
+}
+
+impl BundleSource {
+    /// Where the changes are: the overlay upper dir, or the rootfs.
+    pub fn changed_tree(&self) -> PathBuf {
+        match self.mode {
+            RootfsMode::Overlay => self.dir.join(".upper"),
+            RootfsMode::Copy => self.dir.join("rootfs"),
+        }
+    }
+
+    /// The changes since unpack, sorted by path.
+    pub fn changes(&self) -> Result<Vec<Change>, AuthorError> {
+        let tree = self.changed_tree();
+        Ok(match self.mode {
+            RootfsMode::Overlay => diff::overlay_changes(&tree, &self.lowers)?,
+            RootfsMode::Copy => diff::copy_changes(&tree, &self.lowers)?,
+        })
+    }
+
+    /// The changes as a layer blob in the store.
+    pub fn write_layer(&self, store: &Store) -> Result<(NewLayer, DiffStats), AuthorError> {
+        let tree = self.changed_tree();
+        let mut stats = DiffStats::default();
+        let mut failed: Option<DiffError> = None;
+        let r = write_layer_with(store, |w| {
+            let r = match self.mode {
+                RootfsMode::Overlay => diff::overlay_layer(&tree, &self.lowers, w),
+                RootfsMode::Copy => diff::copy_layer(&tree, &self.lowers, w),
+            };
+            match r {
+                Ok(s) => {
+                    stats = s;
+                    Ok(())
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    Err(io::Error::other("layer diff failed"))
+                }
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        Ok((r?, stats))
     }
 }
 
@@ -615,7 +766,7 @@ mod tests {
         assert_eq!(manifest.layers().len(), 1);
         let config: ImageConfiguration =
             serde_json::from_slice(&store.read_blob(manifest.config().digest()).unwrap()).unwrap();
-        assert_eq!(config.rootfs().diff_ids(), &[l.diff_id.clone()]);
+        assert_eq!(config.rootfs().diff_ids(), std::slice::from_ref(&l.diff_id));
         let h = config.history().clone().unwrap();
         assert_eq!(h.len(), 2);
         assert_eq!(h[1].empty_layer(), Some(true));

@@ -1,13 +1,25 @@
-//! `imagectl diff`: not implemented yet.
+//! `imagectl diff BUNDLE`: the bundle's changes since unpack, one
+//! `A /path`, `C /path` or `D /path` line each, sorted by path, as
+//! `docker diff` prints them (see [`crate::layer::diff`] for what counts).
+
+use std::io::Write;
+use std::path::PathBuf;
 
 use super::Ctx;
+use crate::author;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// The bundle directory (made by `imagectl unpack`).
+    pub bundle: PathBuf,
 }
 
-pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("diff: not implemented yet")
+pub fn run(ctx: &Ctx, a: Args) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
+    let src = author::open_bundle(&store, &a.bundle)?;
+    let mut out = std::io::stdout().lock();
+    for c in src.changes()? {
+        writeln!(out, "{c}")?;
+    }
+    Ok(0)
 }

@@ -11,6 +11,7 @@
 pub mod apply;
 pub mod cache;
 pub mod compression;
+pub mod diff;
 pub mod path;
 
 pub use apply::{Form, Stats};
