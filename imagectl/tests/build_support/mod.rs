@@ -1,0 +1,189 @@
+//! Helpers for tests/build.rs: temp dirs that unmount what is under them,
+//! bounded tool runs, the berth binary, build contexts made from the
+//! repository's examples (plus the host's static busybox), and a tree
+//! snapshot for comparing two rootfs.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub const IMAGECTL: &str = env!("CARGO_BIN_EXE_imagectl");
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "imagectl-build-{tag}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+/// Mount points under `dir`, deepest first.
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let prefix = dir.to_string_lossy().into_owned();
+    let mut v: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| *m == prefix || m.starts_with(&format!("{prefix}/")))
+        .map(PathBuf::from)
+        .collect();
+    v.reverse();
+    v
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        for m in mounts_under(&self.0) {
+            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
+        }
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn need(tool: &str, package: &str) {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(ok, "{tool} is not installed: apt-get install {package}");
+}
+
+pub fn run(secs: u32, prog: &str, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg("-k5")
+        .arg(secs.to_string())
+        .arg(prog)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{prog}: {e}"))
+}
+
+pub fn ok(secs: u32, prog: &str, args: &[&str]) -> Output {
+    let o = run(secs, prog, args);
+    assert!(
+        o.status.success(),
+        "{prog} {args:?} failed: {}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    o
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn imagectl(root: &Path, args: &[&str]) -> Output {
+    let mut a = vec!["--root", root.to_str().unwrap()];
+    a.extend_from_slice(args);
+    run(300, IMAGECTL, &a)
+}
+
+/// target/debug/berth, next to the imagectl binary.
+pub fn berth() -> PathBuf {
+    let exe = PathBuf::from(IMAGECTL);
+    let b = exe.parent().unwrap().join("berth");
+    assert!(b.exists(), "{} missing: run `cargo build -p berth` first", b.display());
+    b
+}
+
+/// A context dir made from examples/NAME plus the host's /bin/busybox.
+pub fn example_context(t: &TempDir, name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
+    let dst = t.join(&format!("ctx-{name}"));
+    fs::create_dir_all(&dst).unwrap();
+    for e in fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+    }
+    assert!(Path::new("/bin/busybox").exists(), "/bin/busybox missing: apt-get install busybox-static");
+    fs::copy("/bin/busybox", dst.join("busybox")).unwrap();
+    dst
+}
+
+/// `imagectl build` with berth as the runtime.
+pub fn build(root: &Path, ctx: &Path, extra: &[&str]) -> Output {
+    let berth = berth();
+    let mut a = vec!["build", "--runtime", berth.to_str().unwrap()];
+    a.extend_from_slice(extra);
+    a.push(ctx.to_str().unwrap());
+    imagectl(root, &a)
+}
+
+/// Unpacks NAME and runs it with berth; returns stdout.
+pub fn run_image(t: &TempDir, root: &Path, name: &str) -> String {
+    let dir = t.join(&format!("bundle-{}", SEQ.fetch_add(1, Ordering::Relaxed)));
+    let o = imagectl(root, &["unpack", name, dir.to_str().unwrap()]);
+    assert!(o.status.success(), "unpack: {}", text(&o.stderr));
+    let id = format!("build-test-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let o = run(60, berth().to_str().unwrap(), &["run", "--bundle", dir.to_str().unwrap(), &id]);
+    let _ = imagectl(root, &["unpack", "--remove", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "berth run: {}\n{}", text(&o.stdout), text(&o.stderr));
+    text(&o.stdout)
+}
+
+/// The image config (`config` object) of NAME, via `imagectl inspect`.
+pub fn config_of(root: &Path, name: &str) -> serde_json::Value {
+    let o = imagectl(root, &["inspect", name]);
+    assert!(o.status.success(), "inspect: {}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    find_config(&v).unwrap_or_else(|| panic!("no config in inspect output: {v}"))
+}
+
+fn find_config(v: &serde_json::Value) -> Option<serde_json::Value> {
+    if let Some(c) = v.get("Config").or_else(|| v.get("config")).filter(|c| c.get("Env").is_some() || c.get("Cmd").is_some()) {
+        return Some(c.clone());
+    }
+    match v {
+        serde_json::Value::Object(m) => m.values().find_map(find_config),
+        serde_json::Value::Array(a) => a.iter().find_map(find_config),
+        _ => None,
+    }
+}
+
+/// path -> (kind, mode, uid, gid, size, link target) for a tree.
+pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    walk(root, Path::new(""), &mut out);
+    out
+}
+
+fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<String, String>) {
+    let mut names: Vec<_> = fs::read_dir(root.join(rel)).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    for n in names {
+        let r = rel.join(&n);
+        let p = root.join(&r);
+        let m = fs::symlink_metadata(&p).unwrap();
+        let ft = m.file_type();
+        let desc = if ft.is_symlink() {
+            format!("link {}", fs::read_link(&p).unwrap().display())
+        } else if ft.is_dir() {
+            format!("dir {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid())
+        } else {
+            format!("file {:o} {}:{} {}", m.mode() & 0o7777, m.uid(), m.gid(), m.size())
+        };
+        out.insert(r.to_string_lossy().into_owned(), desc);
+        if ft.is_dir() {
+            walk(root, &r, out);
+        }
+    }
+}
