@@ -48,7 +48,10 @@ fn rebuild_hits_the_cache_and_a_context_change_misses_from_its_copy_on() {
     let step6 = e.split("STEP 6/12").nth(1).unwrap();
     assert!(!step6.contains("Using cache"), "{e}");
     assert_ne!(text(&first.stdout), text(&third.stdout));
-    assert_eq!(run_image(&t, &root, "localhost/c:3"), "hello from /srv\nchanged\n");
+    assert_eq!(
+        run_image(&t, &root, "localhost/c:3"),
+        "hello from /srv\nchanged\n"
+    );
     let nc = build(&root, &ctx, &["--no-cache", "-t", "localhost/c:4"]);
     assert!(nc.status.success());
     assert_eq!(text(&nc.stderr).matches("Using cache").count(), 0);
@@ -59,7 +62,11 @@ fn multistage_example_copies_from_the_build_stage() {
     let t = TempDir::new("multi");
     let root = t.join("store");
     let ctx = example_context(&t, "multistage");
-    let o = build(&root, &ctx, &["-t", "localhost/multi:1", "--build-arg", "VERSION=2.5"]);
+    let o = build(
+        &root,
+        &ctx,
+        &["-t", "localhost/multi:1", "--build-arg", "VERSION=2.5"],
+    );
     assert!(o.status.success(), "build: {}", text(&o.stderr));
     assert_eq!(
         run_image(&t, &root, "localhost/multi:1"),
@@ -68,9 +75,17 @@ fn multistage_example_copies_from_the_build_stage() {
     // Only the final stage's two layers.
     let o = imagectl(&root, &["inspect", "localhost/multi:1"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v[0]["RootFS"]["Layers"].as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(
+        v[0]["RootFS"]["diff_ids"].as_array().map(Vec::len),
+        Some(2),
+        "{v}"
+    );
     // --target stops at the build stage.
-    let o = build(&root, &ctx, &["-t", "localhost/multi:build", "--target", "build"]);
+    let o = build(
+        &root,
+        &ctx,
+        &["-t", "localhost/multi:build", "--target", "build"],
+    );
     assert!(o.status.success(), "build: {}", text(&o.stderr));
     let c = config_of(&root, "localhost/multi:build");
     assert_eq!(c["WorkingDir"], "/work");
@@ -97,7 +112,11 @@ CMD ["/bin/busybox", "cat", "out.txt"]
 "#,
     )
     .unwrap();
-    let o = build(&root, &ctx, &["-t", "localhost/args:1", "--build-arg", "NAME=given"]);
+    let o = build(
+        &root,
+        &ctx,
+        &["-t", "localhost/args:1", "--build-arg", "NAME=given"],
+    );
     assert!(o.status.success(), "build: {}", text(&o.stderr));
     let c = config_of(&root, "localhost/args:1");
     assert_eq!(
@@ -166,37 +185,106 @@ fn same_config_and_files_as_buildah() {
     assert!(o.status.success(), "build: {}", text(&o.stderr));
     let br = t.join("buildah-root");
     let brr = t.join("buildah-runroot");
-    let (brs, brrs) = (br.to_str().unwrap().to_string(), brr.to_str().unwrap().to_string());
+    let (brs, brrs) = (
+        br.to_str().unwrap().to_string(),
+        brr.to_str().unwrap().to_string(),
+    );
     let ba = |args: &[&str]| {
-        let mut a = vec!["--storage-driver", "vfs", "--root", &brs, "--runroot", &brrs];
+        let mut a = vec![
+            "--storage-driver",
+            "vfs",
+            "--root",
+            &brs,
+            "--runroot",
+            &brrs,
+        ];
         a.extend_from_slice(args);
         ok(600, "buildah", &a)
     };
-    ba(&["bud", "--isolation", "chroot", "--layers=false", "-t", "localhost/cmp:buildah", ctx.to_str().unwrap()]);
+    ba(&[
+        "bud",
+        "--isolation",
+        "chroot",
+        "--layers=false",
+        "-t",
+        "localhost/cmp:buildah",
+        ctx.to_str().unwrap(),
+    ]);
     let oci = t.join("buildah-oci");
-    ba(&["push", "localhost/cmp:buildah", &format!("oci:{}:theirs", oci.display())]);
+    ba(&[
+        "push",
+        "localhost/cmp:buildah",
+        &format!("oci:{}:theirs", oci.display()),
+    ]);
     let theirs_b = t.join("theirs");
-    ok(300, "umoci", &["raw", "unpack", "--rootless", "--image", &format!("{}:theirs", oci.display()), theirs_b.to_str().unwrap()]);
+    ok(
+        300,
+        "umoci",
+        &[
+            "raw",
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!("{}:theirs", oci.display()),
+            theirs_b.to_str().unwrap(),
+        ],
+    );
     let ours_b = t.join("ours");
-    let o = imagectl(&root, &["unpack", "--copy", "localhost/cmp:ours", ours_b.to_str().unwrap()]);
+    let o = imagectl(
+        &root,
+        &[
+            "unpack",
+            "--copy",
+            "localhost/cmp:ours",
+            ours_b.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "unpack: {}", text(&o.stderr));
     let a = snapshot(&ours_b.join("rootfs"));
     let b = snapshot(&theirs_b);
-    let only = |x: &std::collections::BTreeMap<String, String>, y: &std::collections::BTreeMap<String, String>| -> Vec<String> {
-        x.iter().filter(|(k, v)| y.get(*k) != Some(v)).map(|(k, v)| format!("{k}: {v}")).collect()
+    let only = |x: &std::collections::BTreeMap<String, String>,
+                y: &std::collections::BTreeMap<String, String>|
+     -> Vec<String> {
+        x.iter()
+            .filter(|(k, v)| y.get(*k) != Some(v))
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect()
     };
     // Files and kinds must agree; directory mtimes are not compared.
-    assert_eq!(only(&a, &b), Vec::<String>::new(), "ours differ from buildah's: {:?}", only(&b, &a));
+    assert_eq!(
+        only(&a, &b),
+        Vec::<String>::new(),
+        "ours differ from buildah's: {:?}",
+        only(&b, &a)
+    );
     let ours = config_of(&root, "localhost/cmp:ours");
     let cfg: serde_json::Value = {
-        let idx: serde_json::Value = serde_json::from_slice(&fs::read(oci.join("index.json")).unwrap()).unwrap();
-        let d = idx["manifests"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
-        let m: serde_json::Value = serde_json::from_slice(&fs::read(oci.join("blobs/sha256").join(d)).unwrap()).unwrap();
-        let c = m["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+        let idx: serde_json::Value =
+            serde_json::from_slice(&fs::read(oci.join("index.json")).unwrap()).unwrap();
+        let d = idx["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+            .to_string();
+        let m: serde_json::Value =
+            serde_json::from_slice(&fs::read(oci.join("blobs/sha256").join(d)).unwrap()).unwrap();
+        let c = m["config"]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+            .to_string();
         serde_json::from_slice(&fs::read(oci.join("blobs/sha256").join(c)).unwrap()).unwrap()
     };
     let theirs = &cfg["config"];
-    for k in ["Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Labels"] {
+    for k in [
+        "Env",
+        "Cmd",
+        "Entrypoint",
+        "WorkingDir",
+        "User",
+        "ExposedPorts",
+        "Labels",
+    ] {
         let mut t = theirs[k].clone();
         if k == "Labels" {
             // buildah adds its own version label.

@@ -31,8 +31,15 @@ use crate::image;
 /// What one source is.
 enum Item {
     /// A context (or --from rootfs) entry and everything under it.
-    Tree { top: Entry, all: Vec<Entry> },
-    Data { name: String, body: Vec<u8>, mode: u32 },
+    Tree {
+        top: Entry,
+        all: Vec<Entry>,
+    },
+    Data {
+        name: String,
+        body: Vec<u8>,
+        mode: u32,
+    },
     Archive(Entry),
 }
 
@@ -49,7 +56,12 @@ pub(crate) struct Prepared {
 }
 
 /// Finds and hashes the sources (the hash is part of the cache key).
-pub(crate) fn prepare(b: &mut Builder, s: usize, c: &CopyArgs, add: bool) -> Result<Prepared, BuildError> {
+pub(crate) fn prepare(
+    b: &mut Builder,
+    s: usize,
+    c: &CopyArgs,
+    add: bool,
+) -> Result<Prepared, BuildError> {
     let esc = b.escape;
     let (dest_word, dest, chown, chmod, from) = {
         let st = &b.stages[s];
@@ -59,7 +71,10 @@ pub(crate) fn prepare(b: &mut Builder, s: usize, c: &CopyArgs, add: bool) -> Res
         let chown = c.chown.as_deref().map(x).transpose()?;
         let chmod = match c.chmod.as_deref().map(x).transpose()? {
             None => None,
-            Some(m) => Some(u32::from_str_radix(&m, 8).map_err(|_| BuildError::Step(format!("--chmod={m}: not an octal mode")))?),
+            Some(m) => Some(
+                u32::from_str_radix(&m, 8)
+                    .map_err(|_| BuildError::Step(format!("--chmod={m}: not an octal mode")))?,
+            ),
         };
         let from = c.from.as_deref().map(x).transpose()?;
         (dest_word, dest, chown, chmod, from)
@@ -68,9 +83,15 @@ pub(crate) fn prepare(b: &mut Builder, s: usize, c: &CopyArgs, add: bool) -> Res
     let src_ctx = match from {
         None => b.ctx.clone(),
         Some(f) => {
-            let img = match b.stages.iter().position(|s| s.name.as_deref() == Some(f.as_str())).or_else(|| f.parse::<usize>().ok().filter(|&n| n < s)) {
+            let img = match b
+                .stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(f.as_str()))
+                .or_else(|| f.parse::<usize>().ok().filter(|&n| n < s))
+            {
                 Some(p) => stage_image(b, p)?,
-                None => image::open(b.store, &f, &b.opts.platform).map_err(|e| BuildError::Step(format!("--from={f}: {e}")))?,
+                None => image::open(b.store, &f, &b.opts.platform)
+                    .map_err(|e| BuildError::Step(format!("--from={f}: {e}")))?,
             };
             let tb = TempBundle::new(b, "from");
             bundle::unpack(b.store, &img, &tb.0, RootfsMode::Overlay)?;
@@ -87,24 +108,42 @@ pub(crate) fn prepare(b: &mut Builder, s: usize, c: &CopyArgs, add: bool) -> Res
     for w in &c.srcs {
         if let Some(name) = w.strip_prefix("<<") {
             let name = name.trim_matches(|c| c == '"' || c == '\'' || c == '-');
-            let h = c.heredocs.iter().find(|h| h.name == name).ok_or_else(|| BuildError::Step(format!("heredoc <<{name}: no body")))?;
+            let h = c
+                .heredocs
+                .iter()
+                .find(|h| h.name == name)
+                .ok_or_else(|| BuildError::Step(format!("heredoc <<{name}: no body")))?;
             let body = if h.expand {
                 let env = st.env();
                 let look = st.vars.lookup_fn(&env);
-                expand::expand_text(&h.body, esc, &look).map_err(|e| BuildError::Step(e.to_string()))?
+                expand::expand_text(&h.body, esc, &look)
+                    .map_err(|e| BuildError::Step(e.to_string()))?
             } else {
                 h.body.clone()
             };
             hasher_input.push(format!("heredoc {name}\n{body}"));
-            items.push(Item::Data { name: name.to_string(), body: body.into_bytes(), mode: 0o644 });
+            items.push(Item::Data {
+                name: name.to_string(),
+                body: body.into_bytes(),
+                mode: 0o644,
+            });
             continue;
         }
         let w = x(w)?;
         if add && (w.starts_with("http://") || w.starts_with("https://")) {
             let body = fetch(&w)?;
-            let name = w.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("index.html").to_string();
+            let name = w
+                .rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty())
+                .unwrap_or("index.html")
+                .to_string();
             hasher_input.push(format!("url {w}\n{}", crate::store::sha256_hex(&body)));
-            items.push(Item::Data { name, body, mode: 0o600 });
+            items.push(Item::Data {
+                name,
+                body,
+                mode: 0o600,
+            });
             continue;
         }
         globbed |= w.contains(['*', '?', '[']);
@@ -147,10 +186,14 @@ fn fetch(url: &str) -> Result<Vec<u8>, BuildError> {
 
 fn is_archive(p: &Path) -> bool {
     let mut head = [0u8; 262];
-    let Ok(mut f) = fs::File::open(p) else { return false };
+    let Ok(mut f) = fs::File::open(p) else {
+        return false;
+    };
     let n = f.read(&mut head).unwrap_or(0);
     let h = &head[..n];
-    h.starts_with(&[0x1f, 0x8b]) || h.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || (n >= 262 && &h[257..262] == b"ustar")
+    h.starts_with(&[0x1f, 0x8b])
+        || h.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || (n >= 262 && &h[257..262] == b"ustar")
 }
 
 /// One planned tar entry.
@@ -185,19 +228,32 @@ pub(crate) fn write(b: &mut Builder, s: usize, p: &Prepared) -> Result<NewLayer,
     let (uid, gid) = match &p.chown {
         None => (0, 0),
         Some(spec) => {
-            let read = |f: &str| root.as_ref().and_then(|r| rootfs::read_in_root(r, f).ok().flatten());
-            let u = user::resolve(spec, read("etc/passwd").as_deref(), read("etc/group").as_deref()).map_err(|e| BuildError::Step(format!("--chown={spec}: {e}")))?;
+            let read = |f: &str| {
+                root.as_ref()
+                    .and_then(|r| rootfs::read_in_root(r, f).ok().flatten())
+            };
+            let u = user::resolve(
+                spec,
+                read("etc/passwd").as_deref(),
+                read("etc/group").as_deref(),
+            )
+            .map_err(|e| BuildError::Step(format!("--chown={spec}: {e}")))?;
             (u64::from(u.uid), u64::from(u.gid))
         }
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let resolve = |abs: &str| -> Result<String, BuildError> {
         match &root {
             Some(r) => resolve_in_root(r, abs),
             None => Ok(abs.trim_start_matches('/').to_string()),
         }
     };
-    let existing = |rel: &str| root.as_ref().and_then(|r| fs::symlink_metadata(r.join(rel)).ok());
+    let existing = |rel: &str| {
+        root.as_ref()
+            .and_then(|r| fs::symlink_metadata(r.join(rel)).ok())
+    };
     let dest_rel = resolve(&p.dest)?;
     let dest_is_dir = p.dest_is_dir || existing(&dest_rel).is_some_and(|m| m.is_dir());
     let mut plan: Vec<Planned> = Vec::new();
@@ -206,19 +262,47 @@ pub(crate) fn write(b: &mut Builder, s: usize, p: &Prepared) -> Result<NewLayer,
     for item in &p.items {
         match item {
             Item::Data { name, body, mode } => {
-                let target = if dest_is_dir { join_rel(&dest_rel, name) } else { dest_rel.clone() };
+                let target = if dest_is_dir {
+                    join_rel(&dest_rel, name)
+                } else {
+                    dest_rel.clone()
+                };
                 add_parents(&mut plan, &mut dirs_done, &existing, now, &target);
-                plan.push(Planned { path: target, kind: Kind::Data(body.clone()), mode: p.chmod.unwrap_or(*mode), uid, gid, mtime: now });
+                plan.push(Planned {
+                    path: target,
+                    kind: Kind::Data(body.clone()),
+                    mode: p.chmod.unwrap_or(*mode),
+                    uid,
+                    gid,
+                    mtime: now,
+                });
             }
             Item::Archive(e) => {
-                add_parents(&mut plan, &mut dirs_done, &existing, now, &join_rel(&dest_rel, "x"));
-                plan.push(Planned { path: dest_rel.clone(), kind: Kind::Archive(e.path.clone()), mode: 0, uid, gid, mtime: 0 });
+                add_parents(
+                    &mut plan,
+                    &mut dirs_done,
+                    &existing,
+                    now,
+                    &join_rel(&dest_rel, "x"),
+                );
+                plan.push(Planned {
+                    path: dest_rel.clone(),
+                    kind: Kind::Archive(e.path.clone()),
+                    mode: 0,
+                    uid,
+                    gid,
+                    mtime: 0,
+                });
             }
             Item::Tree { top, all } => {
                 let base_name = top.rel.rsplit('/').next().unwrap_or("").to_string();
                 for e in all {
                     let target = if top.meta.is_dir() {
-                        let sub = e.rel.strip_prefix(&top.rel).unwrap_or(&e.rel).trim_start_matches('/');
+                        let sub = e
+                            .rel
+                            .strip_prefix(&top.rel)
+                            .unwrap_or(&e.rel)
+                            .trim_start_matches('/');
                         join_rel(&dest_rel, sub)
                     } else if dest_is_dir {
                         join_rel(&dest_rel, &base_name)
@@ -237,17 +321,41 @@ pub(crate) fn write(b: &mut Builder, s: usize, p: &Prepared) -> Result<NewLayer,
                         }
                         Kind::Dir
                     } else if ft.is_symlink() {
-                        Kind::Symlink(fs::read_link(&e.path).map_err(|source| BuildError::Io { path: e.path.clone(), source })?)
+                        Kind::Symlink(fs::read_link(&e.path).map_err(|source| BuildError::Io {
+                            path: e.path.clone(),
+                            source,
+                        })?)
                     } else if ft.is_file() {
                         Kind::File(e.path.clone())
                     } else {
                         continue;
                     };
-                    plan.push(Planned { path: target, kind, mode: mode_of(m), uid, gid, mtime: m.mtime().max(0) as u64 });
+                    plan.push(Planned {
+                        path: target,
+                        kind,
+                        mode: mode_of(m),
+                        uid,
+                        gid,
+                        mtime: m.mtime().max(0) as u64,
+                    });
                 }
-                if top.meta.is_dir() && !dest_rel.is_empty() && !dirs_done.contains(&dest_rel) && existing(&dest_rel).is_none() {
+                if top.meta.is_dir()
+                    && !dest_rel.is_empty()
+                    && !dirs_done.contains(&dest_rel)
+                    && existing(&dest_rel).is_none()
+                {
                     dirs_done.insert(dest_rel.clone());
-                    plan.insert(0, Planned { path: dest_rel.clone(), kind: Kind::Dir, mode: 0o755, uid, gid, mtime: now });
+                    plan.insert(
+                        0,
+                        Planned {
+                            path: dest_rel.clone(),
+                            kind: Kind::Dir,
+                            mode: 0o755,
+                            uid,
+                            gid,
+                            mtime: now,
+                        },
+                    );
                 }
             }
         }
@@ -276,10 +384,22 @@ fn add_parents(
         }
         // An existing directory keeps its owner and mode.
         let (mode, u, g, mt) = match existing(&acc) {
-            Some(m) if m.is_dir() => (m.mode() & 0o7777, u64::from(m.uid()), u64::from(m.gid()), m.mtime().max(0) as u64),
+            Some(m) if m.is_dir() => (
+                m.mode() & 0o7777,
+                u64::from(m.uid()),
+                u64::from(m.gid()),
+                m.mtime().max(0) as u64,
+            ),
             _ => (0o755, 0, 0, now),
         };
-        plan.push(Planned { path: acc.clone(), kind: Kind::Dir, mode, uid: u, gid: g, mtime: mt });
+        plan.push(Planned {
+            path: acc.clone(),
+            kind: Kind::Dir,
+            mode,
+            uid: u,
+            gid: g,
+            mtime: mt,
+        });
     }
 }
 
@@ -323,7 +443,8 @@ fn write_tar(w: &mut dyn io::Write, plan: &[Planned]) -> io::Result<()> {
             }
             Kind::Archive(src) => {
                 let f = fs::File::open(src)?;
-                let r = crate::layer::compression::open("", f).map_err(|e| io::Error::other(format!("{}: {e:?}", src.display())))?;
+                let r = crate::layer::compression::open("", f)
+                    .map_err(|e| io::Error::other(format!("{}: {e:?}", src.display())))?;
                 let mut a = tar::Archive::new(r);
                 for e in a.entries()? {
                     let e = e?;
@@ -371,7 +492,11 @@ fn clean_or_empty(p: &str) -> String {
 /// `abs` resolved inside `root` (symlinks followed without leaving it);
 /// relative to root, no leading `/`.
 pub(crate) fn resolve_in_root(root: &Path, abs: &str) -> Result<String, BuildError> {
-    let mut todo: VecDeque<String> = abs.split('/').filter(|c| !c.is_empty()).map(str::to_string).collect();
+    let mut todo: VecDeque<String> = abs
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
     let mut cur: Vec<String> = Vec::new();
     let mut hops = 0;
     while let Some(c) = todo.pop_front() {
@@ -388,9 +513,14 @@ pub(crate) fn resolve_in_root(root: &Path, abs: &str) -> Result<String, BuildErr
             Ok(m) if m.file_type().is_symlink() => {
                 hops += 1;
                 if hops > 40 {
-                    return Err(BuildError::Step(format!("{abs}: too many levels of symbolic links")));
+                    return Err(BuildError::Step(format!(
+                        "{abs}: too many levels of symbolic links"
+                    )));
                 }
-                let t = fs::read_link(&cand).map_err(|source| BuildError::Io { path: cand.clone(), source })?;
+                let t = fs::read_link(&cand).map_err(|source| BuildError::Io {
+                    path: cand.clone(),
+                    source,
+                })?;
                 let ts = t.to_string_lossy().to_string();
                 if ts.starts_with('/') {
                     cur.clear();

@@ -82,7 +82,8 @@ impl Stage {
     pub fn expand(&self, w: &str, escape: char) -> Result<String, BuildError> {
         let env = self.env();
         let look = self.vars.lookup_fn(&env);
-        Ok(dockerfile::expand::expand_word(w, escape, &look).map_err(|e| BuildError::Step(e.to_string()))?)
+        Ok(dockerfile::expand::expand_word(w, escape, &look)
+            .map_err(|e| BuildError::Step(e.to_string()))?)
     }
 }
 
@@ -125,7 +126,11 @@ pub fn build(store: &Store, opts: &Options, out: &mut dyn Write) -> Result<Built
         out,
         stages: Vec::new(),
         step: 0,
-        total: df.instructions.iter().filter(|i| !matches!(i.cmd, Command::Arg(_))).count(),
+        total: df
+            .instructions
+            .iter()
+            .filter(|i| !matches!(i.cmd, Command::Arg(_)))
+            .count(),
         cached: 0,
     };
     let last = b.run_stages(&df)?;
@@ -187,7 +192,9 @@ impl Builder<'_> {
         }
         if let Some(t) = &self.opts.target {
             if self.stages.last().and_then(|s| s.name.as_ref()) != Some(t) {
-                return Err(BuildError::Step(format!("target stage {t:?} could not be found")));
+                return Err(BuildError::Step(format!(
+                    "target stage {t:?} could not be found"
+                )));
             }
         }
         Ok(self.stages.len() - 1)
@@ -199,7 +206,11 @@ impl Builder<'_> {
             .name
             .clone()
             .unwrap_or_else(|| stage.to_string());
-        let _ = writeln!(self.out, "STEP {}/{} [{name}]: {}", self.step, self.total, i.text);
+        let _ = writeln!(
+            self.out,
+            "STEP {}/{} [{name}]: {}",
+            self.step, self.total, i.text
+        );
     }
 
     fn from(
@@ -211,11 +222,14 @@ impl Builder<'_> {
         globals: &Vars,
     ) -> Result<(), BuildError> {
         let look = globals.lookup_fn(&[]);
-        let name = dockerfile::expand::expand_word(image, self.escape, &look).map_err(|e| at(i, e))?;
+        let name =
+            dockerfile::expand::expand_word(image, self.escape, &look).map_err(|e| at(i, e))?;
         let platform: Platform = match platform {
             Some(p) => {
-                let p = dockerfile::expand::expand_word(p, self.escape, &look).map_err(|e| at(i, e))?;
-                p.parse().map_err(|e| BuildError::Step(format!("{}: --platform {p}: {e}", i.text)))?
+                let p =
+                    dockerfile::expand::expand_word(p, self.escape, &look).map_err(|e| at(i, e))?;
+                p.parse()
+                    .map_err(|e| BuildError::Step(format!("{}: --platform {p}: {e}", i.text)))?
             }
             None => self.opts.platform.clone(),
         };
@@ -223,15 +237,32 @@ impl Builder<'_> {
             .stages
             .iter()
             .position(|s| s.name.as_deref() == Some(name.as_str()))
-            .or_else(|| name.parse::<usize>().ok().filter(|&n| n < self.stages.len()));
+            .or_else(|| {
+                name.parse::<usize>()
+                    .ok()
+                    .filter(|&n| n < self.stages.len())
+            });
         let (img, extras, key, author) = if let Some(p) = prev {
             let s = &self.stages[p];
-            (s.img.clone(), s.extras.clone(), s.key.clone(), s.author.clone())
+            (
+                s.img.clone(),
+                s.extras.clone(),
+                s.key.clone(),
+                s.author.clone(),
+            )
         } else if name.eq_ignore_ascii_case("scratch") {
-            (None, Extras::default(), cache::key("scratch", &[&platform.to_string()]), None)
+            (
+                None,
+                Extras::default(),
+                cache::key("scratch", &[&platform.to_string()]),
+                None,
+            )
         } else {
             let img = image::open(self.store, &name, &platform).map_err(|e| {
-                BuildError::Step(format!("{}: {e} (pull it first: imagectl pull {name})", i.text))
+                BuildError::Step(format!(
+                    "{}: {e} (pull it first: imagectl pull {name})",
+                    i.text
+                ))
             })?;
             let key = cache::key("image", &[&img.manifest_digest.to_string()]);
             (Some(img), Extras::default(), key, None)
@@ -283,7 +314,12 @@ impl Builder<'_> {
             _ => None,
         };
         let st = &self.stages[s];
-        let args: Vec<String> = st.vars.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let args: Vec<String> = st
+            .vars
+            .args
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let mut parts = vec![i.text.clone(), args.join("\n"), st.extras.shell.join("\n")];
         if let Some(p) = &sources {
             parts.push(p.hash.clone());
@@ -302,8 +338,15 @@ impl Builder<'_> {
         {
             let env = st.env();
             let look = st.vars.lookup_fn(&env);
-            instructions::apply(&mut scratch_cfg, &mut extras, &mut author, cmd, self.escape, &look)
-                .map_err(|e| at(i, e))?;
+            instructions::apply(
+                &mut scratch_cfg,
+                &mut extras,
+                &mut author,
+                cmd,
+                self.escape,
+                &look,
+            )
+            .map_err(|e| at(i, e))?;
         }
         if !self.opts.no_cache {
             if let Some(desc) = self.cache.get(self.store, &key) {
@@ -324,11 +367,18 @@ impl Builder<'_> {
         match cmd {
             Command::Run { cmd: form, .. } => {
                 let layer = run::run(self, s, i, form)?;
-                draft.add_layer(&layer, author::history(&i.text, None, author_s.as_deref(), false));
+                draft.add_layer(
+                    &layer,
+                    author::history(&i.text, None, author_s.as_deref(), false),
+                );
             }
             Command::Copy(_) | Command::Add(_) => {
-                let layer: NewLayer = copy::write(self, s, sources.as_ref().expect("prepared above"))?;
-                draft.add_layer(&layer, author::history(&i.text, None, author_s.as_deref(), false));
+                let layer: NewLayer =
+                    copy::write(self, s, sources.as_ref().expect("prepared above"))?;
+                draft.add_layer(
+                    &layer,
+                    author::history(&i.text, None, author_s.as_deref(), false),
+                );
             }
             _ => {
                 draft.config.set_config(Some(scratch_cfg));

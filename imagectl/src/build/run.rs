@@ -90,10 +90,17 @@ pub(crate) fn run(
     p["terminal"] = json!(false);
     let mut env: Vec<String> = p["env"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     for (k, v) in &st.vars.args {
-        if !env.iter().any(|e| e.split_once('=').is_some_and(|(n, _)| n == k)) {
+        if !env
+            .iter()
+            .any(|e| e.split_once('=').is_some_and(|(n, _)| n == k))
+        {
             env.push(format!("{k}={v}"));
         }
     }
@@ -127,12 +134,16 @@ pub(crate) fn run(
         false
     };
     let cfg = tb.0.join("config.json");
-    fs::write(&cfg, serde_json::to_vec_pretty(&spec).expect("JSON values serialise"))
-        .map_err(io_at(&cfg))?;
+    fs::write(
+        &cfg,
+        serde_json::to_vec_pretty(&spec).expect("JSON values serialise"),
+    )
+    .map_err(io_at(&cfg))?;
     let id = format!(
         "imagectl-build-{}-{}",
         std::process::id(),
-        tb.0.file_name().map_or(String::new(), |n| n.to_string_lossy().to_string())
+        tb.0.file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().to_string())
     );
     let code = exec_runtime(b, &tb.0, &id)?;
     if code != 0 {
@@ -207,4 +218,3 @@ fn io_at(p: &Path) -> impl FnOnce(io::Error) -> BuildError + '_ {
         source,
     }
 }
-

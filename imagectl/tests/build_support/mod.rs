@@ -101,20 +101,29 @@ pub fn imagectl(root: &Path, args: &[&str]) -> Output {
 pub fn berth() -> PathBuf {
     let exe = PathBuf::from(IMAGECTL);
     let b = exe.parent().unwrap().join("berth");
-    assert!(b.exists(), "{} missing: run `cargo build -p berth` first", b.display());
+    assert!(
+        b.exists(),
+        "{} missing: run `cargo build -p berth` first",
+        b.display()
+    );
     b
 }
 
 /// A context dir made from examples/NAME plus the host's /bin/busybox.
 pub fn example_context(t: &TempDir, name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name);
     let dst = t.join(&format!("ctx-{name}"));
     fs::create_dir_all(&dst).unwrap();
     for e in fs::read_dir(&src).unwrap() {
         let e = e.unwrap();
         fs::copy(e.path(), dst.join(e.file_name())).unwrap();
     }
-    assert!(Path::new("/bin/busybox").exists(), "/bin/busybox missing: apt-get install busybox-static");
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox missing: apt-get install busybox-static"
+    );
     fs::copy("/bin/busybox", dst.join("busybox")).unwrap();
     dst
 }
@@ -133,10 +142,23 @@ pub fn run_image(t: &TempDir, root: &Path, name: &str) -> String {
     let dir = t.join(&format!("bundle-{}", SEQ.fetch_add(1, Ordering::Relaxed)));
     let o = imagectl(root, &["unpack", name, dir.to_str().unwrap()]);
     assert!(o.status.success(), "unpack: {}", text(&o.stderr));
-    let id = format!("build-test-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
-    let o = run(60, berth().to_str().unwrap(), &["run", "--bundle", dir.to_str().unwrap(), &id]);
+    let id = format!(
+        "build-test-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let o = run(
+        60,
+        berth().to_str().unwrap(),
+        &["run", "--bundle", dir.to_str().unwrap(), &id],
+    );
     let _ = imagectl(root, &["unpack", "--remove", dir.to_str().unwrap()]);
-    assert!(o.status.success(), "berth run: {}\n{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        o.status.success(),
+        "berth run: {}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
     text(&o.stdout)
 }
 
@@ -149,7 +171,11 @@ pub fn config_of(root: &Path, name: &str) -> serde_json::Value {
 }
 
 fn find_config(v: &serde_json::Value) -> Option<serde_json::Value> {
-    if let Some(c) = v.get("Config").or_else(|| v.get("config")).filter(|c| c.get("Env").is_some() || c.get("Cmd").is_some()) {
+    if let Some(c) = v
+        .get("Config")
+        .or_else(|| v.get("config"))
+        .filter(|c| c.get("Env").is_some() || c.get("Cmd").is_some())
+    {
         return Some(c.clone());
     }
     match v {
@@ -167,7 +193,10 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
 }
 
 fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<String, String>) {
-    let mut names: Vec<_> = fs::read_dir(root.join(rel)).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut names: Vec<_> = fs::read_dir(root.join(rel))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     names.sort();
     for n in names {
         let r = rel.join(&n);
@@ -179,7 +208,13 @@ fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<String, String>) {
         } else if ft.is_dir() {
             format!("dir {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid())
         } else {
-            format!("file {:o} {}:{} {}", m.mode() & 0o7777, m.uid(), m.gid(), m.size())
+            format!(
+                "file {:o} {}:{} {}",
+                m.mode() & 0o7777,
+                m.uid(),
+                m.gid(),
+                m.size()
+            )
         };
         out.insert(r.to_string_lossy().into_owned(), desc);
         if ft.is_dir() {
