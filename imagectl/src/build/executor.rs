@@ -82,8 +82,8 @@ impl Stage {
     pub fn expand(&self, w: &str, escape: char) -> Result<String, BuildError> {
         let env = self.env();
         let look = self.vars.lookup_fn(&env);
-        Ok(dockerfile::expand::expand_word(w, escape, &look)
-            .map_err(|e| BuildError::Step(e.to_string()))?)
+        dockerfile::expand::expand_word(w, escape, &look)
+            .map_err(|e| BuildError::Step(e.to_string()))
     }
 }
 
@@ -264,7 +264,7 @@ impl Builder<'_> {
                     i.text
                 ))
             })?;
-            let key = cache::key("image", &[&img.manifest_digest.to_string()]);
+            let key = cache::key("image", &[img.manifest_digest.as_ref()]);
             (Some(img), Extras::default(), key, None)
         };
         let triggers = img.as_ref().map(onbuild_triggers).unwrap_or_default();
@@ -305,6 +305,9 @@ impl Builder<'_> {
                 .declare(a, &self.opts.build_args, Some(globals), &env, self.escape)
                 .map_err(|e| at(i, e))?;
             return Ok(());
+        }
+        if super::interrupt::interrupted() {
+            return Err(BuildError::Interrupted);
         }
         self.progress(i, s);
         let sources = match cmd {
@@ -365,8 +368,10 @@ impl Builder<'_> {
         let mut draft = ImageDraft::from_base(self.stages[s].img.as_ref());
         let author_s = author.clone();
         match cmd {
-            Command::Run { cmd: form, .. } => {
-                let layer = run::run(self, s, i, form)?;
+            Command::Run {
+                cmd: form, flags, ..
+            } => {
+                let layer = run::run(self, s, i, form, flags)?;
                 draft.add_layer(
                     &layer,
                     author::history(&i.text, None, author_s.as_deref(), false),

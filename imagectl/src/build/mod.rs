@@ -10,6 +10,7 @@ pub mod copy;
 pub mod dockerfile;
 pub mod executor;
 pub mod instructions;
+pub mod interrupt;
 pub mod run;
 
 use std::io;
@@ -25,6 +26,8 @@ pub enum BuildError {
     Step(String),
     #[error("{text}: exit code {code}")]
     RunFailed { text: String, code: i32 },
+    #[error("interrupted")]
+    Interrupted,
     #[error("runtime: {0}")]
     Runtime(String),
     #[error("{path}: {source}")]

@@ -77,7 +77,21 @@ pub(crate) fn run(
     s: usize,
     i: &Instruction,
     form: &ShellOrExec,
+    flags: &[(String, String)],
 ) -> Result<NewLayer, BuildError> {
+    let mut host_network = true;
+    for (k, v) in flags {
+        match (k.as_str(), v.as_str()) {
+            ("network", "default" | "host") => {}
+            ("network", "none") => host_network = false,
+            _ => {
+                return Err(BuildError::Step(format!(
+                    "line {}: RUN --{k}={v}: not supported",
+                    i.pos.line
+                )))
+            }
+        }
+    }
     let img = stage_image(b, s)?;
     let tb = TempBundle::new(b, "run");
     let bun = bundle::unpack(b.store, &img, &tb.0, RootfsMode::Overlay)?;
@@ -111,28 +125,31 @@ pub(crate) fn run(
     // overlay, it becomes part of this step's layer.
     let rel = super::copy::resolve_in_root(&root, &cwd)?;
     fs::create_dir_all(root.join(&rel)).map_err(io_at(&root.join(&rel)))?;
-    if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
-        ns.retain(|n| n["type"] != "network");
+    if host_network {
+        if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
+            ns.retain(|n| n["type"] != "network");
+        }
     }
     let etc = root.join("etc");
-    let resolv_target_made = if etc.is_dir() && Path::new("/etc/resolv.conf").exists() {
-        let t = etc.join("resolv.conf");
-        let made = fs::symlink_metadata(&t).is_err();
-        if let Some(m) = spec["mounts"].as_array_mut() {
-            m.push(json!({
-                "destination": "/etc/resolv.conf",
-                "type": "bind",
-                "source": "/etc/resolv.conf",
-                "options": ["rbind", "ro"],
-            }));
-        }
-        if made {
-            fs::write(&t, b"").map_err(io_at(&t))?;
-        }
-        made
-    } else {
-        false
-    };
+    let resolv_target_made =
+        if host_network && etc.is_dir() && Path::new("/etc/resolv.conf").exists() {
+            let t = etc.join("resolv.conf");
+            let made = fs::symlink_metadata(&t).is_err();
+            if let Some(m) = spec["mounts"].as_array_mut() {
+                m.push(json!({
+                    "destination": "/etc/resolv.conf",
+                    "type": "bind",
+                    "source": "/etc/resolv.conf",
+                    "options": ["rbind", "ro"],
+                }));
+            }
+            if made {
+                fs::write(&t, b"").map_err(io_at(&t))?;
+            }
+            made
+        } else {
+            false
+        };
     let cfg = tb.0.join("config.json");
     fs::write(
         &cfg,
@@ -146,6 +163,9 @@ pub(crate) fn run(
             .map_or(String::new(), |n| n.to_string_lossy().to_string())
     );
     let code = exec_runtime(b, &tb.0, &id)?;
+    if super::interrupt::interrupted() {
+        return Err(BuildError::Interrupted);
+    }
     if code != 0 {
         return Err(BuildError::RunFailed {
             text: i.text.clone(),
@@ -183,6 +203,11 @@ fn exec_runtime(b: &mut Builder, dir: &Path, id: &str) -> Result<i32, BuildError
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| BuildError::Runtime(format!("{}: {e}", b.opts.runtime.display())))?;
+    super::interrupt::set_child(Some(super::interrupt::Running {
+        pid: child.id(),
+        runtime: b.opts.runtime.clone(),
+        id: id.to_string(),
+    }));
     let err = child.stderr.take().expect("piped");
     let errs = std::thread::spawn(move || {
         let mut lines = Vec::new();
@@ -199,9 +224,9 @@ fn exec_runtime(b: &mut Builder, dir: &Path, id: &str) -> Result<i32, BuildError
     for l in errs.join().unwrap_or_default() {
         let _ = writeln!(b.out, "  | {l}");
     }
-    let st = child
-        .wait()
-        .map_err(|e| BuildError::Runtime(format!("wait: {e}")))?;
+    let st = child.wait();
+    super::interrupt::set_child(None);
+    let st = st.map_err(|e| BuildError::Runtime(format!("wait: {e}")))?;
     // Best effort: a runtime that kept state for a failed container.
     let _ = Proc::new(&b.opts.runtime)
         .args(["delete", "--force", id])

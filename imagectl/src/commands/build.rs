@@ -41,6 +41,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> anyhow::Result<i32> {
+    build::interrupt::install();
     let store = ctx.store()?;
     let mut build_args = BTreeMap::new();
     for kv in &a.build_args {
