@@ -295,3 +295,90 @@ fn same_config_and_files_as_buildah() {
         assert_eq!(ours[k], t, "{k}");
     }
 }
+
+#[test]
+fn copy_flags_globs_heredocs_add_archives_and_dockerignore() {
+    let t = TempDir::new("copy");
+    let root = t.join("store");
+    let ctx = example_context(&t, "busybox");
+    fs::create_dir_all(ctx.join("src/sub")).unwrap();
+    fs::write(ctx.join("src/a.txt"), "a\n").unwrap();
+    fs::write(ctx.join("src/b.txt"), "b\n").unwrap();
+    fs::write(ctx.join("src/sub/c.txt"), "c\n").unwrap();
+    fs::write(ctx.join("src/secret.key"), "no\n").unwrap();
+    fs::write(ctx.join(".dockerignore"), "src/*.key\n").unwrap();
+    ok(
+        30,
+        "tar",
+        &[
+            "-czf",
+            ctx.join("arch.tar.gz").to_str().unwrap(),
+            "-C",
+            ctx.join("src").to_str().unwrap(),
+            "sub",
+        ],
+    );
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY --chown=7:8 --chmod=600 src/*.txt /g/\nCOPY src /tree\nADD arch.tar.gz /x/\nCOPY <<EOF /h.txt\nheredoc $HOME\nEOF\nCMD [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox ls /tree /x/sub; /bin/busybox stat -c '%n %a %u:%g' /g/a.txt; /bin/busybox cat /h.txt\"]\n",
+    )
+    .unwrap();
+    let o = build(&root, &ctx, &["-t", "localhost/copy:1"]);
+    assert!(o.status.success(), "build: {}", text(&o.stderr));
+    assert_eq!(
+        run_image(&t, &root, "localhost/copy:1"),
+        "/tree:\na.txt\nb.txt\nsub\n\n/x/sub:\nc.txt\n/g/a.txt 600 7:8\nheredoc \n"
+    );
+}
+
+#[test]
+fn interrupt_unwinds_and_leaves_nothing() {
+    let t = TempDir::new("int");
+    let root = t.join("store");
+    let ctx = example_context(&t, "busybox");
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"60\"]\n",
+    )
+    .unwrap();
+    let berth = berth();
+    let mut child = std::process::Command::new(IMAGECTL)
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "build",
+            "--runtime",
+            berth.to_str().unwrap(),
+            "-t",
+            "localhost/int:1",
+            ctx.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Until the RUN's bundle is mounted.
+    for _ in 0..200 {
+        if !mounts_under(&root).is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let st = child.wait().unwrap();
+    assert!(!st.success());
+    assert!(start.elapsed().as_secs() < 30, "the RUN was not stopped");
+    assert!(mounts_under(&t.0).is_empty(), "{:?}", mounts_under(&t.0));
+    let tmp: Vec<_> = fs::read_dir(root.join("tmp"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(tmp.is_empty(), "left in tmp/: {tmp:?}");
+    assert!(!imagectl(&root, &["inspect", "localhost/int:1"])
+        .status
+        .success());
+}
