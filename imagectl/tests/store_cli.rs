@@ -1,7 +1,6 @@
 //! The store's own verbs through the binary: images, tag, inspect,
 //! history, rmi and gc, on images written into a temp store by hand.
 
-#[allow(dead_code)]
 mod unpack_support;
 
 use std::path::Path;
