@@ -382,3 +382,28 @@ fn interrupt_unwinds_and_leaves_nothing() {
         .status
         .success());
 }
+
+#[test]
+fn from_a_stored_image_inherits_its_config_and_layers() {
+    let t = TempDir::new("base");
+    let root = t.join("store");
+    let ctx = example_context(&t, "busybox");
+    let o = build(&root, &ctx, &["-t", "localhost/base:1"]);
+    assert!(o.status.success(), "build: {}", text(&o.stderr));
+    let child = t.join("child");
+    fs::create_dir_all(&child).unwrap();
+    fs::write(
+        child.join("Dockerfile"),
+        "FROM localhost/base:1\nUSER 0\nRUN echo \"child as $(id -u) in $(pwd)\" >> built.txt\n",
+    )
+    .unwrap();
+    let o = build(&root, &child, &["-t", "localhost/child:1"]);
+    assert!(o.status.success(), "build: {}", text(&o.stderr));
+    assert_eq!(
+        run_image(&t, &root, "localhost/child:1"),
+        "hello from /srv\ngreetings from the build context\nchild as 0 in /srv\n"
+    );
+    let c = config_of(&root, "localhost/child:1");
+    assert_eq!(c["Labels"]["example"], "busybox");
+    assert_eq!(c["User"], "0");
+}

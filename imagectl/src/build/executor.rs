@@ -134,6 +134,31 @@ pub fn build(store: &Store, opts: &Options, out: &mut dyn Write) -> Result<Built
         cached: 0,
     };
     let last = b.run_stages(&df)?;
+    let declared: Vec<&str> = df
+        .instructions
+        .iter()
+        .filter_map(|i| match &i.cmd {
+            Command::Arg(a) => Some(a.iter().map(|(n, _)| n.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let unused: Vec<&str> = opts
+        .build_args
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !declared.contains(k))
+        .collect();
+    if !unused.is_empty() {
+        let _ = writeln!(
+            b.out,
+            "warning: build-args not consumed by any ARG: {}",
+            unused.join(", ")
+        );
+    }
+    if super::interrupt::interrupted() {
+        return Err(BuildError::Interrupted);
+    }
     let stage = &b.stages[last];
     let img = match &stage.img {
         Some(i) => i.clone(),
@@ -258,12 +283,16 @@ impl Builder<'_> {
                 None,
             )
         } else {
-            let img = image::open(self.store, &name, &platform).map_err(|e| {
-                BuildError::Step(format!(
-                    "{}: {e} (pull it first: imagectl pull {name})",
-                    i.text
-                ))
-            })?;
+            let img = match image::open(self.store, &name, &platform) {
+                Ok(img) => img,
+                Err(image::ImageError::NotFound(_)) => {
+                    let _ = writeln!(self.out, "pulling {name}");
+                    pull_base(self.store, &name, &platform)
+                        .map_err(|e| BuildError::Step(format!("{}: pull {name}: {e}", i.text)))?;
+                    image::open(self.store, &name, &platform)?
+                }
+                Err(e) => return Err(BuildError::Step(format!("{}: {e}", i.text))),
+            };
             let key = cache::key("image", &[img.manifest_digest.as_ref()]);
             (Some(img), Extras::default(), key, None)
         };
@@ -416,6 +445,30 @@ impl Builder<'_> {
         let desc = draft.write(self.store)?;
         Ok(image::resolve(self.store, None, desc, &self.opts.platform)?)
     }
+}
+
+/// Pulls a missing base image (as docker does), with the default
+/// transport and the usual auth files.
+fn pull_base(store: &Store, name: &str, platform: &Platform) -> Result<(), String> {
+    use crate::registry::{self, progress::Progress, pull, AuthFiles, Transport};
+    let r = crate::reference::parse(name).map_err(|e| e.to_string())?;
+    let opts = pull::PullOptions {
+        platform: platform.clone(),
+        jobs: 3,
+    };
+    let transport = Transport {
+        tls_verify: None,
+        ca_bundle: None,
+    };
+    let auth = AuthFiles::from_env(None);
+    let progress = Progress::new(true);
+    let rt = registry::runtime().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let s = registry::connect(&r.registry, &r.repository, &transport, &auth).await?;
+        pull::pull(store, &s, &r, &opts, &progress).await
+    })
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 fn short(hex: &str) -> &str {
