@@ -851,6 +851,34 @@ mod tests {
     }
 
     #[test]
+    fn xattrs_travel_in_pax_headers_but_overlay_ones_do_not() {
+        let d = tmp("xattr");
+        let (lower, upper) = (d.join("lower"), d.join("upper"));
+        fs::create_dir_all(&lower).unwrap();
+        put(&upper, "d/f", "f");
+        let tagged = xattr::set(upper.join("d/f"), "user.test", b"v1").is_ok()
+            && xattr::set(upper.join("d"), OVERLAY_OPAQUE, b"y").is_ok();
+        let mut tar = Vec::new();
+        overlay_layer(&upper, &[lower], &mut tar).unwrap();
+        let mut a = tar::Archive::new(&tar[..]);
+        let mut seen = Vec::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let p = e.path().unwrap().to_string_lossy().into_owned();
+            if let Some(exts) = e.pax_extensions().unwrap() {
+                for x in exts {
+                    let x = x.unwrap();
+                    seen.push(format!("{p} {}={}", x.key().unwrap(), x.value().unwrap()));
+                }
+            }
+        }
+        if tagged {
+            assert_eq!(seen, ["d/f SCHILY.xattr.user.test=v1"]);
+        }
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
     fn a_redirected_upper_dir_is_refused() {
         let d = tmp("redirect");
         let (lower, upper) = (d.join("lower"), d.join("upper"));
