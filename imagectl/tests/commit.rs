@@ -248,9 +248,24 @@ fn import_of_a_rootfs_tar_runs_and_takes_changes() {
         .as_str()
         .unwrap()
         .starts_with("imagectl import"));
-    // The same tar, whatever its compression: the same diff_id.
+    // The same tar, whatever its compression or source: the same diff_id.
     let (_, plain) = image_json(&store, "imported");
     assert_eq!(config["rootfs"], plain["rootfs"]);
+    let o = std::process::Command::new(IMAGECTL)
+        .args([
+            "--root",
+            store.to_str().unwrap(),
+            "import",
+            "-",
+            "imported:stdin",
+        ])
+        .stdin(fs::File::open(&gz).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "import -: {}", stderr(&o));
+    let (_, piped) = image_json(&store, "imported:stdin");
+    assert_eq!(piped["rootfs"], plain["rootfs"]);
+    assert_eq!(piped["history"][0]["created_by"], "imagectl import -");
     let b = t.join("b2");
     imagectl_ok(&store, &["unpack", "imported:gz", b.to_str().unwrap()]);
     let o = berth_run(&t, &b, "imported-gz");
