@@ -16,6 +16,8 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: Args) -> anyhow::Result<i32> {
     let store = ctx.store()?;
+    // A copy bundle's lowers come from the layer cache: keep gc off them.
+    let _lock = store.use_lock()?;
     let src = author::open_bundle(&store, &a.bundle)?;
     let mut out = std::io::stdout().lock();
     for c in src.changes()? {

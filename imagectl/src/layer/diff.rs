@@ -43,6 +43,8 @@ use std::path::{Path, PathBuf};
 use super::apply::OVERLAY_OPAQUE;
 use super::path::{OPAQUE_MARKER, WHITEOUT_PREFIX};
 
+const OVERLAY_REDIRECT: &str = "trusted.overlay.redirect";
+const OVERLAY_METACOPY: &str = "trusted.overlay.metacopy";
 /// xattrs overlayfs keeps for itself: never copied into a layer.
 const OVERLAY_XATTR_PREFIX: &[u8] = b"trusted.overlay.";
 
@@ -95,6 +97,10 @@ pub enum DiffError {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "{path}: {what}: cannot be diffed (mount the overlay with redirect_dir=off,metacopy=off)"
+    )]
+    Unsupported { path: PathBuf, what: &'static str },
     #[error("writing layer tar at {path}: {source}")]
     Tar {
         path: PathBuf,
@@ -238,6 +244,26 @@ fn overlay_items(
             ChangeKind::Added
         };
         let dir = meta.is_dir();
+        // A redirected dir or a metadata-only copy-up keeps its content
+        // in a lower layer under another name: the upper entry alone
+        // would make a wrong layer, so refuse rather than guess.
+        let foreign = if dir {
+            (
+                OVERLAY_REDIRECT,
+                "a renamed lower directory (overlayfs redirect_dir)",
+            )
+        } else {
+            (
+                OVERLAY_METACOPY,
+                "a metadata-only copy-up (overlayfs metacopy)",
+            )
+        };
+        if matches!(xattr::get(&src, foreign.0), Ok(Some(_))) {
+            return Err(DiffError::Unsupported {
+                path: src,
+                what: foreign.1,
+            });
+        }
         let opaque = dir && is_opaque(&src);
         out.push(Item::Entry {
             rel: rel.clone(),
@@ -820,6 +846,47 @@ mod tests {
                     "A /opt/fresh"
                 ]
             );
+        }
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn xattrs_travel_in_pax_headers_but_overlay_ones_do_not() {
+        let d = tmp("xattr");
+        let (lower, upper) = (d.join("lower"), d.join("upper"));
+        fs::create_dir_all(&lower).unwrap();
+        put(&upper, "d/f", "f");
+        let tagged = xattr::set(upper.join("d/f"), "user.test", b"v1").is_ok()
+            && xattr::set(upper.join("d"), OVERLAY_OPAQUE, b"y").is_ok();
+        let mut tar = Vec::new();
+        overlay_layer(&upper, &[lower], &mut tar).unwrap();
+        let mut a = tar::Archive::new(&tar[..]);
+        let mut seen = Vec::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let p = e.path().unwrap().to_string_lossy().into_owned();
+            if let Some(exts) = e.pax_extensions().unwrap() {
+                for x in exts {
+                    let x = x.unwrap();
+                    seen.push(format!("{p} {}={}", x.key().unwrap(), x.value().unwrap()));
+                }
+            }
+        }
+        if tagged {
+            assert_eq!(seen, ["d/f SCHILY.xattr.user.test=v1"]);
+        }
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_redirected_upper_dir_is_refused() {
+        let d = tmp("redirect");
+        let (lower, upper) = (d.join("lower"), d.join("upper"));
+        put(&lower, "a/x", "x");
+        fs::create_dir_all(upper.join("b")).unwrap();
+        if xattr::set(upper.join("b"), OVERLAY_REDIRECT, b"/a").is_ok() {
+            let e = overlay_changes(&upper, &[lower]).unwrap_err();
+            assert!(matches!(e, DiffError::Unsupported { .. }), "{e}");
         }
         fs::remove_dir_all(d).unwrap();
     }
