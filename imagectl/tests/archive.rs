@@ -53,13 +53,32 @@ fn docker_archive_loads_in_skopeo_podman_and_containerd() {
         }
     }
     assert_eq!(manifest[0]["Config"], format!("{id}.json"));
-    assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["busybox:latest"]));
+    assert_eq!(
+        manifest[0]["RepoTags"],
+        serde_json::json!(["busybox:latest"])
+    );
     assert_eq!(manifest[0]["Layers"].as_array().unwrap().len(), 2);
 
-    let sk = json(&ok(60, "skopeo", &["inspect", &format!("docker-archive:{file}")]).stdout);
-    assert_eq!(sk["Layers"], serde_json::json!(diffs), "skopeo sees the diff_ids");
+    let sk = json(
+        &ok(
+            60,
+            "skopeo",
+            &["inspect", &format!("docker-archive:{file}")],
+        )
+        .stdout,
+    );
+    assert_eq!(
+        sk["Layers"],
+        serde_json::json!(diffs),
+        "skopeo sees the diff_ids"
+    );
     let skc = json(
-        &ok(60, "skopeo", &["inspect", "--config", &format!("docker-archive:{file}")]).stdout,
+        &ok(
+            60,
+            "skopeo",
+            &["inspect", "--config", &format!("docker-archive:{file}")],
+        )
+        .stdout,
     );
     assert_eq!(skc["rootfs"]["diff_ids"], serde_json::json!(diffs));
 
@@ -74,7 +93,10 @@ fn docker_archive_loads_in_skopeo_podman_and_containerd() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert!(tags.iter().any(|t| t.ends_with("busybox:latest")), "{tags:?}");
+    assert!(
+        tags.iter().any(|t| t.ends_with("busybox:latest")),
+        "{tags:?}"
+    );
 
     let c = Containerd::start(&t.0);
     c.ctr(&["images", "import", &file]);
@@ -92,10 +114,27 @@ fn oci_archive_matches_skopeo_inspect_and_loads_back() {
     let v = inspect(&store, "busybox");
     let (id, _) = id_and_diffs(&store, "busybox");
     let file = t.s("bb-oci.tar");
-    imagectl_ok(&store, &["save", "--format", "oci-archive", "-o", &file, "busybox"]);
-    let sk = json(&ok(60, "skopeo", &["inspect", &format!("oci-archive:{file}:latest")]).stdout);
+    imagectl_ok(
+        &store,
+        &["save", "--format", "oci-archive", "-o", &file, "busybox"],
+    );
+    let sk = json(
+        &ok(
+            60,
+            "skopeo",
+            &["inspect", &format!("oci-archive:{file}:latest")],
+        )
+        .stdout,
+    );
     assert_eq!(sk["Digest"], v[0]["Digest"], "same manifest digest");
-    let src = json(&ok(60, "skopeo", &["inspect", &format!("oci:{}:bb", layout.display())]).stdout);
+    let src = json(
+        &ok(
+            60,
+            "skopeo",
+            &["inspect", &format!("oci:{}:bb", layout.display())],
+        )
+        .stdout,
+    );
     assert_eq!(sk["Layers"], src["Layers"], "layers kept as stored");
 
     let fresh = t.join("fresh");
@@ -154,9 +193,20 @@ fn round_trip_keeps_id_and_tags_and_berth_runs_it() {
     let o = run(
         60,
         berth.to_str().unwrap(),
-        &["--root", &state, "run", "--bundle", b.to_str().unwrap(), &cid],
+        &[
+            "--root",
+            &state,
+            "run",
+            "--bundle",
+            b.to_str().unwrap(),
+            &cid,
+        ],
     );
-    let _ = run(30, berth.to_str().unwrap(), &["--root", &state, "delete", "-f", &cid]);
+    let _ = run(
+        30,
+        berth.to_str().unwrap(),
+        &["--root", &state, "delete", "-f", &cid],
+    );
     assert!(o.status.success(), "berth run: {}", stderr(&o));
     assert_eq!(stdout(&o), "second layer\n");
     imagectl_ok(&store, &["unpack", "--remove", b.to_str().unwrap()]);
@@ -174,19 +224,49 @@ fn archives_others_write_load_with_their_tags() {
     let pd = t.s("podman-docker.tar");
     let po = t.s("podman-oci.tar");
     let sd = t.s("skopeo-docker.tar");
-    podman(&t.0, &["save", "-q", "--format", "docker-archive", "-o", &pd, "quay.io/some/bb:v1"]);
-    podman(&t.0, &["save", "-q", "--format", "oci-archive", "-o", &po, "quay.io/some/bb:v1"]);
+    podman(
+        &t.0,
+        &[
+            "save",
+            "-q",
+            "--format",
+            "docker-archive",
+            "-o",
+            &pd,
+            "quay.io/some/bb:v1",
+        ],
+    );
+    podman(
+        &t.0,
+        &[
+            "save",
+            "-q",
+            "--format",
+            "oci-archive",
+            "-o",
+            &po,
+            "quay.io/some/bb:v1",
+        ],
+    );
     ok(
         120,
         "skopeo",
-        &["copy", "-q", &oci, &format!("docker-archive:{sd}:example.com/sk/bb:2")],
+        &[
+            "copy",
+            "-q",
+            &oci,
+            &format!("docker-archive:{sd}:example.com/sk/bb:2"),
+        ],
     );
     for (file, name) in [
         (&pd, "quay.io/some/bb:v1"),
         (&po, "quay.io/some/bb:v1"),
         (&sd, "example.com/sk/bb:2"),
     ] {
-        let s = t.join(&format!("load-{}", Path::new(file).file_name().unwrap().to_string_lossy()));
+        let s = t.join(&format!(
+            "load-{}",
+            Path::new(file).file_name().unwrap().to_string_lossy()
+        ));
         let o = imagectl(&s, &["load", "-i", file]);
         assert!(o.status.success(), "load {file}: {}", stderr(&o));
         assert_eq!(names(&s), vec![name.to_string()], "{file}");
@@ -214,7 +294,11 @@ fn export_of_a_bundle_and_a_running_container_lists_the_rootfs() {
         let p = rootfs.join(name.trim_end_matches('/'));
         let m = fs::symlink_metadata(&p).unwrap();
         assert_eq!(*mode, m.mode() & 0o7777, "{name} mode");
-        assert_eq!((*uid, *gid), (m.uid() as u64, m.gid() as u64), "{name} owner");
+        assert_eq!(
+            (*uid, *gid),
+            (m.uid() as u64, m.gid() as u64),
+            "{name} owner"
+        );
         match kind {
             'l' => assert_eq!(
                 link.as_deref().map(Path::new),
@@ -234,8 +318,24 @@ fn export_of_a_bundle_and_a_running_container_lists_the_rootfs() {
     // `tar` itself reads it, with the xattr.
     let x = t.join("x");
     fs::create_dir(&x).unwrap();
-    ok(60, "tar", &["--xattrs", "--xattrs-include=user.*", "-xpf", &out, "-C", x.to_str().unwrap()]);
-    assert_eq!(xattr::get(x.join("data/owned"), "user.test").unwrap().as_deref(), Some(&b"hello"[..]));
+    ok(
+        60,
+        "tar",
+        &[
+            "--xattrs",
+            "--xattrs-include=user.*",
+            "-xpf",
+            &out,
+            "-C",
+            x.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        xattr::get(x.join("data/owned"), "user.test")
+            .unwrap()
+            .as_deref(),
+        Some(&b"hello"[..])
+    );
 
     // A running berth container, by id.
     let berth = berth();
@@ -247,7 +347,19 @@ fn export_of_a_bundle_and_a_running_container_lists_the_rootfs() {
     let state = t.s("state");
     let cid = format!("imagectl-export-{}", std::process::id());
     let bs = berth.to_str().unwrap();
-    ok(60, bs, &["--root", &state, "run", "-d", "--bundle", b.to_str().unwrap(), &cid]);
+    ok(
+        60,
+        bs,
+        &[
+            "--root",
+            &state,
+            "run",
+            "-d",
+            "--bundle",
+            b.to_str().unwrap(),
+            &cid,
+        ],
+    );
     let o = imagectl(
         &store,
         &["export", "--runtime", bs, "--runtime-root", &state, &cid],
@@ -256,8 +368,21 @@ fn export_of_a_bundle_and_a_running_container_lists_the_rootfs() {
     assert!(o.status.success(), "export {cid}: {}", stderr(&o));
     let names: Vec<String> = tar_entries(&o.stdout).into_iter().map(|e| e.0).collect();
     assert!(names.contains(&"bin/busybox".to_string()));
-    assert!(names.contains(&"data/written-by-test".to_string()), "{names:?}");
-    let o = imagectl(&store, &["export", "--runtime", bs, "--runtime-root", &state, "nosuch"]);
+    assert!(
+        names.contains(&"data/written-by-test".to_string()),
+        "{names:?}"
+    );
+    let o = imagectl(
+        &store,
+        &[
+            "export",
+            "--runtime",
+            bs,
+            "--runtime-root",
+            &state,
+            "nosuch",
+        ],
+    );
     assert!(!o.status.success());
     imagectl_ok(&store, &["unpack", "--remove", b.to_str().unwrap()]);
 }
@@ -291,7 +416,9 @@ fn rewrite(src: &Path, dst: &Path, edit: impl Fn(&str, Vec<u8>) -> Option<(Strin
         let kind = e.header().entry_type();
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
-        let Some((name, bytes)) = edit(&name, bytes) else { continue };
+        let Some((name, bytes)) = edit(&name, bytes) else {
+            continue;
+        };
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
         h.set_mode(0o644);
@@ -312,7 +439,17 @@ fn bad_archives_are_one_error_and_leave_the_store_unchanged() {
     let good = t.join("good.tar");
     imagectl_ok(&src, &["save", "-o", good.to_str().unwrap(), "busybox"]);
     let good_oci = t.join("good-oci.tar");
-    imagectl_ok(&src, &["save", "--format", "oci-archive", "-o", good_oci.to_str().unwrap(), "busybox"]);
+    imagectl_ok(
+        &src,
+        &[
+            "save",
+            "--format",
+            "oci-archive",
+            "-o",
+            good_oci.to_str().unwrap(),
+            "busybox",
+        ],
+    );
     let len = fs::metadata(&good).unwrap().len() as usize;
 
     let truncated = t.join("truncated.tar");
@@ -333,7 +470,14 @@ fn bad_archives_are_one_error_and_leave_the_store_unchanged() {
     });
     let traversal = t.join("traversal.tar");
     rewrite(&good, &traversal, |n, b| {
-        Some((if n == "repositories" { "../x".to_string() } else { n.to_string() }, b))
+        Some((
+            if n == "repositories" {
+                "../x".to_string()
+            } else {
+                n.to_string()
+            },
+            b,
+        ))
     });
     let oci_missing = t.join("oci-missing.tar");
     rewrite(&good_oci, &oci_missing, |n, b| {
@@ -342,12 +486,26 @@ fn bad_archives_are_one_error_and_leave_the_store_unchanged() {
 
     let dst = t.join("dst");
     imagectl::store::Store::open(&dst).unwrap();
-    // Something already in the destination, which must stay.
-    ok(
-        120,
-        "skopeo",
-        &["copy", "-q", &format!("oci:{}:bb", layout.display()), &format!("oci:{}:docker.io/library/kept:1", dst.display())],
-    );
+    // Something already in the destination, which must stay (an image of
+    // its own: sharing the archive's blobs would hide a missing one).
+    {
+        let st = imagectl::store::Store::open(&dst).unwrap();
+        let cfg =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let cd = st.put_blob(cfg).unwrap();
+        let m = serde_json::json!({"schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": cd.to_string(), "size": cfg.len()},
+            "layers": []});
+        let mb = serde_json::to_vec(&m).unwrap();
+        let md = st.put_blob(&mb).unwrap();
+        let d: oci_spec::image::Descriptor = serde_json::from_value(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": md.to_string(), "size": mb.len()}))
+        .unwrap();
+        st.set_ref("docker.io/library/kept:1", &d).unwrap();
+    }
     let names0 = names(&dst);
     let blobs0 = blobs(&dst);
     for (f, needle) in [
@@ -360,11 +518,25 @@ fn bad_archives_are_one_error_and_leave_the_store_unchanged() {
         let o = imagectl(&dst, &["load", "-i", f.to_str().unwrap()]);
         let e = stderr(&o);
         assert!(!o.status.success(), "{} loaded", f.display());
-        assert_eq!(e.trim_end().lines().count(), 1, "{}: one line: {e}", f.display());
-        assert!(e.starts_with("imagectl: ") && e.contains(needle), "{}: {e}", f.display());
+        assert_eq!(
+            e.trim_end().lines().count(),
+            1,
+            "{}: one line: {e}",
+            f.display()
+        );
+        assert!(
+            e.starts_with("imagectl: ") && e.contains(needle),
+            "{}: {e}",
+            f.display()
+        );
         assert_eq!(names(&dst), names0, "{}: no new names", f.display());
         imagectl_ok(&dst, &["gc"]);
-        assert_eq!(blobs(&dst), blobs0, "{}: blob dir unchanged after gc", f.display());
+        assert_eq!(
+            blobs(&dst),
+            blobs0,
+            "{}: blob dir unchanged after gc",
+            f.display()
+        );
         let tmp: Vec<_> = fs::read_dir(dst.join("tmp")).unwrap().collect();
         assert!(tmp.is_empty(), "{}: temp files left: {tmp:?}", f.display());
     }

@@ -62,8 +62,7 @@ impl Staged {
     /// docker view keeps the tags as docker wrote them), else oci-archive
     /// when `index.json` is.
     pub fn kind(&self) -> Kind {
-        if self.entries.contains_key("manifest.json") || self.entries.contains_key("repositories")
-        {
+        if self.entries.contains_key("manifest.json") || self.entries.contains_key("repositories") {
             Kind::Docker
         } else if self.entries.contains_key("index.json") {
             Kind::Oci
@@ -143,8 +142,7 @@ fn resolve_link(at: &str, target: &str) -> Option<String> {
 
 fn is_small_name(n: &str) -> bool {
     let base = n.rsplit('/').next().unwrap_or(n);
-    base.ends_with(".json")
-        || matches!(base, "repositories" | "oci-layout" | "VERSION" | "json")
+    base.ends_with(".json") || matches!(base, "repositories" | "oci-layout" | "VERSION" | "json")
 }
 
 fn blob_digest(n: &str) -> Option<Digest> {
@@ -226,8 +224,7 @@ fn stage_file<R: Read>(
     let f = File::create(&file.0).map_err(io_err(file.0.display().to_string()))?;
     let mut h = Hashing::new(BufWriter::with_capacity(1 << 20, f));
     io::copy(e, &mut h).map_err(tar_err)?;
-    h.flush()
-        .map_err(io_err(file.0.display().to_string()))?;
+    h.flush().map_err(io_err(file.0.display().to_string()))?;
     let digest = h.digest();
     Ok(Entry::Temp {
         file,

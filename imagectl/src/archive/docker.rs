@@ -128,11 +128,12 @@ fn append_layer<W: Write>(
     let f = File::create(&tmp.0).map_err(io_err(what()))?;
     let mut h = Hashing::new(BufWriter::with_capacity(1 << 20, f));
     let blob = store.open_blob(desc.digest())?;
-    let mut r = compression::open(&desc.media_type().to_string(), blob).map_err(|e| match e {
+    let mut r = compression::open(desc.media_type().as_ref(), blob).map_err(|e| match e {
         compression::OpenError::Io(e) => io_err(format!("layer {}", desc.digest()))(e),
-        compression::OpenError::Unsupported(c) => {
-            ArchiveError::Corrupt(format!("layer {}: unsupported compression {c}", desc.digest()))
-        }
+        compression::OpenError::Unsupported(c) => ArchiveError::Corrupt(format!(
+            "layer {}: unsupported compression {c}",
+            desc.digest()
+        )),
     })?;
     io::copy(&mut r, &mut h).map_err(io_err(format!("decompressing layer {}", desc.digest())))?;
     h.flush().map_err(io_err(what()))?;
@@ -209,7 +210,11 @@ fn plan_image(
         .map_err(|e| ArchiveError::Corrupt(format!("image config: {e}")))?;
     let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
         .as_array()
-        .map(|a| a.iter().filter_map(|d| d.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     if diff_ids.len() != layers.len() {
         return Err(ArchiveError::Corrupt(format!(
@@ -244,6 +249,9 @@ fn plan_image(
     Ok(())
 }
 
+/// Reopens a layer's bytes (a blob or a temp file) from the start.
+type Opener = Box<dyn Fn() -> Result<File, ArchiveError>>;
+
 /// Puts one layer entry into the store (when not there yet) after
 /// checking it against its diff_id; returns its descriptor.
 fn store_layer(
@@ -252,27 +260,28 @@ fn store_layer(
     name: &str,
     diff: &str,
 ) -> Result<oci_spec::image::Descriptor, ArchiveError> {
-    let (digest, size, open): (String, u64, Box<dyn Fn() -> Result<File, ArchiveError>>) =
-        match entry {
-            Entry::Blob(d) => {
-                let p = store.blob_path(d)?;
-                let size = std::fs::metadata(&p).map_err(io_err(p.display().to_string()))?.len();
-                let d2 = d.clone();
-                let s = store.clone();
-                (d.to_string(), size, Box::new(move || Ok(s.open_blob(&d2)?)))
-            }
-            Entry::Temp { file, digest, size } => {
-                let p = file.0.clone();
-                (
-                    digest.clone(),
-                    *size,
-                    Box::new(move || File::open(&p).map_err(io_err(p.display().to_string()))),
-                )
-            }
-            Entry::Small(_) | Entry::Alias(_) => {
-                return Err(ArchiveError::Corrupt(format!("{name}: not a layer")))
-            }
-        };
+    let (digest, size, open): (String, u64, Opener) = match entry {
+        Entry::Blob(d) => {
+            let p = store.blob_path(d)?;
+            let size = std::fs::metadata(&p)
+                .map_err(io_err(p.display().to_string()))?
+                .len();
+            let d2 = d.clone();
+            let s = store.clone();
+            (d.to_string(), size, Box::new(move || Ok(s.open_blob(&d2)?)))
+        }
+        Entry::Temp { file, digest, size } => {
+            let p = file.0.clone();
+            (
+                digest.clone(),
+                *size,
+                Box::new(move || File::open(&p).map_err(io_err(p.display().to_string()))),
+            )
+        }
+        Entry::Small(_) | Entry::Alias(_) => {
+            return Err(ArchiveError::Corrupt(format!("{name}: not a layer")))
+        }
+    };
     let media_type = if digest == diff {
         OCI_LAYER
     } else {

@@ -276,7 +276,10 @@ pub(crate) fn append_bytes<W: Write>(
 }
 
 /// Appends a directory entry.
-pub(crate) fn append_dir<W: Write>(b: &mut tar::Builder<W>, name: &str) -> Result<(), ArchiveError> {
+pub(crate) fn append_dir<W: Write>(
+    b: &mut tar::Builder<W>,
+    name: &str,
+) -> Result<(), ArchiveError> {
     let mut h = file_header(0);
     h.set_entry_type(tar::EntryType::Directory);
     h.set_mode(0o755);

@@ -69,7 +69,9 @@ pub fn save<W: Write>(store: &Store, items: &[SaveItem], out: W) -> Result<W, Ar
             let mut a = BTreeMap::new();
             a.insert(
                 REF_NAME.to_string(),
-                n.tag.clone().unwrap_or_else(|| reference::DEFAULT_TAG.into()),
+                n.tag
+                    .clone()
+                    .unwrap_or_else(|| reference::DEFAULT_TAG.into()),
             );
             a.insert(CONTAINERD_NAME.to_string(), n.to_string());
             manifests.push(descriptor(&media_type, &img.manifest_digest, size, Some(a)));
@@ -101,7 +103,7 @@ pub fn load(store: &Store, staged: &Staged) -> Result<Plan, ArchiveError> {
             (None, None) => untagged_name(&id),
         };
         reference::parse(&name)?;
-        let stored = descriptor(&d.media_type().to_string(), d.digest(), d.size(), None);
+        let stored = descriptor(d.media_type().as_ref(), d.digest(), d.size(), None);
         plan.names.insert(name.clone(), stored);
         match plan.loaded.iter_mut().find(|l| l.id == id) {
             Some(l) => l.names.push(name),
@@ -125,7 +127,10 @@ fn check_complete(store: &Store, d: &Descriptor, depth: u32) -> Result<Digest, A
         return Err(ArchiveError::Corrupt("indexes nested too deep".into()));
     }
     if !store.has_blob(d.digest()) {
-        return Err(ArchiveError::Missing(format!("blobs/sha256/{}", d.digest().digest())));
+        return Err(ArchiveError::Missing(format!(
+            "blobs/sha256/{}",
+            d.digest().digest()
+        )));
     }
     let bytes = store.read_blob(d.digest())?;
     if is_index(d, &bytes) {
@@ -142,11 +147,17 @@ fn check_complete(store: &Store, d: &Descriptor, depth: u32) -> Result<Digest, A
         .map_err(|e| ArchiveError::Corrupt(format!("manifest {}: {e}", d.digest())))?;
     let cfg = m.config().digest();
     if !store.has_blob(cfg) {
-        return Err(ArchiveError::Missing(format!("blobs/sha256/{}", cfg.digest())));
+        return Err(ArchiveError::Missing(format!(
+            "blobs/sha256/{}",
+            cfg.digest()
+        )));
     }
     let config: Value = serde_json::from_slice(&store.read_blob(cfg)?)
         .map_err(|e| ArchiveError::Corrupt(format!("config {cfg}: {e}")))?;
-    let diff_ids = config["rootfs"]["diff_ids"].as_array().cloned().unwrap_or_default();
+    let diff_ids = config["rootfs"]["diff_ids"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if diff_ids.len() != m.layers().len() {
         return Err(ArchiveError::Corrupt(format!(
             "manifest {}: {} layers but its config has {} diff_ids",
@@ -164,7 +175,7 @@ fn check_complete(store: &Store, d: &Descriptor, depth: u32) -> Result<Digest, A
         }
         let plain = l.media_type().to_string() == OCI_LAYER
             || l.media_type().to_string() == "application/vnd.docker.image.rootfs.diff.tar";
-        if plain && diff.as_str() != Some(&l.digest().to_string()) {
+        if plain && diff.as_str() != Some(l.digest().as_ref()) {
             return Err(ArchiveError::DiffId {
                 layer: l.digest().to_string(),
                 expected: diff.as_str().unwrap_or_default().into(),

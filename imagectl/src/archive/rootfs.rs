@@ -110,7 +110,9 @@ impl<W: Write> TreeWriter<W> {
             // A file that shrinks while a container runs is padded with
             // zeros, one that grows is cut: the header's size holds.
             let body = f.take(size).chain(io::repeat(0)).take(size);
-            self.b.append_data(&mut h, name, body).map_err(io_err(what()))?;
+            self.b
+                .append_data(&mut h, name, body)
+                .map_err(io_err(what()))?;
             self.stats.bytes += size;
             return Ok(false);
         }

@@ -44,7 +44,9 @@ pub fn run(_ctx: &Ctx, a: Args) -> anyhow::Result<i32> {
         None => {
             let stdout = std::io::stdout();
             if stdout.is_terminal() {
-                anyhow::bail!("refusing to write a tar to a terminal: use -o FILE or redirect stdout");
+                anyhow::bail!(
+                    "refusing to write a tar to a terminal: use -o FILE or redirect stdout"
+                );
             }
             let (mut out, _) =
                 rootfs::write_tree(&root, BufWriter::with_capacity(1 << 20, stdout.lock()))?;

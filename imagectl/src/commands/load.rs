@@ -28,8 +28,11 @@ pub fn run(ctx: &Ctx, a: Args) -> anyhow::Result<i32> {
             archive::load(&store, BufReader::with_capacity(1 << 20, f))
                 .with_context(|| p.display().to_string())?
         }
-        None => archive::load(&store, BufReader::with_capacity(1 << 20, std::io::stdin().lock()))
-            .context("stdin")?,
+        None => archive::load(
+            &store,
+            BufReader::with_capacity(1 << 20, std::io::stdin().lock()),
+        )
+        .context("stdin")?,
     };
     if !a.quiet {
         for l in &loaded {

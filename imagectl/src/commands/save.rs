@@ -36,7 +36,9 @@ pub fn run(ctx: &Ctx, a: Args) -> anyhow::Result<i32> {
         None => {
             let stdout = std::io::stdout();
             if stdout.is_terminal() {
-                anyhow::bail!("refusing to write an archive to a terminal: use -o FILE or redirect stdout");
+                anyhow::bail!(
+                    "refusing to write an archive to a terminal: use -o FILE or redirect stdout"
+                );
             }
             let out = BufWriter::with_capacity(1 << 20, stdout.lock());
             let mut out = archive::save(&store, &items, a.format, out)?;

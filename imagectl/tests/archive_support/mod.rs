@@ -122,7 +122,11 @@ pub fn build_busybox(work: &Path) -> PathBuf {
     let b = work.join("build");
     ok(60, "umoci", &["init", "--layout", layout.to_str().unwrap()]);
     ok(60, "umoci", &["new", "--image", &img]);
-    ok(60, "umoci", &["unpack", "--image", &img, b.to_str().unwrap()]);
+    ok(
+        60,
+        "umoci",
+        &["unpack", "--image", &img, b.to_str().unwrap()],
+    );
     let r = b.join("rootfs");
     for d in ["bin", "etc", "data", "tmp"] {
         fs::create_dir_all(r.join(d)).unwrap();
@@ -141,11 +145,23 @@ pub fn build_busybox(work: &Path) -> PathBuf {
     fs::write(r.join("data/suid"), "x").unwrap();
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(r.join("data/suid"), fs::Permissions::from_mode(0o4755)).unwrap();
-    ok(60, "umoci", &["repack", "--image", &img, b.to_str().unwrap()]);
+    ok(
+        60,
+        "umoci",
+        &["repack", "--image", &img, b.to_str().unwrap()],
+    );
     fs::remove_dir_all(&b).unwrap();
-    ok(60, "umoci", &["unpack", "--image", &img, b.to_str().unwrap()]);
+    ok(
+        60,
+        "umoci",
+        &["unpack", "--image", &img, b.to_str().unwrap()],
+    );
     fs::write(b.join("rootfs/etc/second"), "second layer\n").unwrap();
-    ok(60, "umoci", &["repack", "--image", &img, b.to_str().unwrap()]);
+    ok(
+        60,
+        "umoci",
+        &["repack", "--image", &img, b.to_str().unwrap()],
+    );
     ok(
         60,
         "umoci",
@@ -262,15 +278,22 @@ impl Containerd {
             .unwrap();
         let c = Containerd { sock, child };
         for _ in 0..100 {
-            if run(5, "ctr", &["--address", c.sock.to_str().unwrap(), "version"])
-                .status
-                .success()
+            if run(
+                5,
+                "ctr",
+                &["--address", c.sock.to_str().unwrap(), "version"],
+            )
+            .status
+            .success()
             {
                 return c;
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        panic!("containerd did not come up: {}", fs::read_to_string(d.join("log")).unwrap());
+        panic!(
+            "containerd did not come up: {}",
+            fs::read_to_string(d.join("log")).unwrap()
+        );
     }
 
     pub fn ctr(&self, args: &[&str]) -> Output {
@@ -297,7 +320,10 @@ pub fn berth() -> PathBuf {
     let env = std::env::var_os("BERTH").map(PathBuf::from);
     match env {
         Some(e) if e.exists() => e,
-        _ => panic!("{} missing: run `cargo build -p berth` first (or set BERTH)", b.display()),
+        _ => panic!(
+            "{} missing: run `cargo build -p berth` first (or set BERTH)",
+            b.display()
+        ),
     }
 }
 
@@ -324,7 +350,9 @@ pub fn tar_entries(bytes: &[u8]) -> Vec<(String, char, u32, u64, u64, Option<Str
                 h.mode().unwrap(),
                 h.uid().unwrap(),
                 h.gid().unwrap(),
-                e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned()),
+                e.link_name()
+                    .unwrap()
+                    .map(|l| l.to_string_lossy().into_owned()),
             )
         })
         .collect()
