@@ -544,3 +544,102 @@ fn bad_archives_are_one_error_and_leave_the_store_unchanged() {
     imagectl_ok(&dst, &["load", "-i", good.to_str().unwrap()]);
     assert!(names(&dst).contains(&BB.to_string()));
 }
+
+#[test]
+fn docker_25_and_pre_1_10_layouts_load() {
+    let t = TempDir::new("layouts");
+    let layout = build_busybox(&t.0);
+    let src = busybox_store(&t.0, &layout, "src");
+    let (id, _) = id_and_diffs(&src, "busybox");
+    let oci = t.join("oci.tar");
+    imagectl_ok(
+        &src,
+        &[
+            "save",
+            "--format",
+            "oci-archive",
+            "-o",
+            oci.to_str().unwrap(),
+            "busybox",
+        ],
+    );
+    // Docker 25+: an OCI layout plus a manifest.json naming its blobs (here
+    // gzip layers, as umoci wrote them: their diff_ids are checked through
+    // the decompressor).
+    let v = inspect(&src, "busybox");
+    let mdigest = v[0]["Digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let manifest = json(&fs::read(src.join("blobs/sha256").join(&mdigest)).unwrap());
+    let layers: Vec<String> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            format!(
+                "blobs/sha256/{}",
+                l["digest"].as_str().unwrap().trim_start_matches("sha256:")
+            )
+        })
+        .collect();
+    let dm = serde_json::json!([{"Config": format!("blobs/sha256/{id}"),
+        "RepoTags": ["docker25:latest"], "Layers": layers}]);
+    let d25 = t.join("d25.tar");
+    let dm_bytes = dm.to_string().into_bytes();
+    rewrite(&oci, &d25, |n, b| Some((n.to_string(), b)));
+    append_entry(&d25, "manifest.json", &dm_bytes);
+    let s = t.join("s25");
+    imagectl_ok(&s, &["load", "-i", d25.to_str().unwrap()]);
+    assert_eq!(
+        names(&s),
+        vec!["docker.io/library/docker25:latest".to_string()]
+    );
+    assert_eq!(id_and_diffs(&s, "docker25").0, id);
+
+    // Pre-1.10: no manifest.json; repositories + <id>/json + layer.tar.
+    let d = t.join("d.tar");
+    imagectl_ok(&src, &["save", "-o", d.to_str().unwrap(), "busybox"]);
+    let old = t.join("old.tar");
+    rewrite(&d, &old, |n, b| {
+        (n != "manifest.json" && !n.ends_with(".json")).then(|| (n.to_string(), b))
+    });
+    let s = t.join("sold");
+    imagectl_ok(&s, &["load", "-i", old.to_str().unwrap()]);
+    assert_eq!(names(&s), vec![BB.to_string()]);
+    let (_, diffs) = id_and_diffs(&s, "busybox");
+    assert_eq!(diffs, id_and_diffs(&src, "busybox").1, "same layers");
+    let b = t.join("bundle");
+    imagectl_ok(&s, &["unpack", "--copy", "busybox", b.to_str().unwrap()]);
+    assert_eq!(
+        fs::read_to_string(b.join("rootfs/etc/second")).unwrap(),
+        "second layer\n"
+    );
+    let cfg = json(&fs::read(b.join("config.json")).unwrap());
+    assert_eq!(
+        cfg["process"]["args"],
+        serde_json::json!(["/bin/sh"]),
+        "the v1 JSON's config"
+    );
+}
+
+/// Appends a regular file to a tar (after its last entry).
+fn append_entry(tar_path: &Path, name: &str, bytes: &[u8]) {
+    let mut ar = tar::Archive::new(fs::File::open(tar_path).unwrap());
+    let mut b = tar::Builder::new(Vec::new());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let h = e.header().clone();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut body).unwrap();
+        b.append(&h, &body[..]).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_path(name).unwrap();
+    h.set_mode(0o644);
+    h.set_size(bytes.len() as u64);
+    h.set_cksum();
+    b.append(&h, bytes).unwrap();
+    fs::write(tar_path, b.into_inner().unwrap()).unwrap();
+}

@@ -70,7 +70,8 @@ pub fn save<W: Write>(store: &Store, items: &[SaveItem], out: W) -> Result<W, Ar
         }
         let mut parent = String::new();
         let mut paths = Vec::new();
-        for (desc, diff) in layers.iter().zip(diff_ids) {
+        let top = layers.len().saturating_sub(1);
+        for (i, (desc, diff)) in layers.iter().zip(diff_ids).enumerate() {
             let id = sha256_hex(format!("{parent}\n{diff}").as_bytes());
             if written.insert(id.clone()) {
                 append_dir(&mut b, &format!("{id}/"))?;
@@ -79,6 +80,11 @@ pub fn save<W: Write>(store: &Store, items: &[SaveItem], out: W) -> Result<W, Ar
                     "container_config": {"Cmd": null}});
                 if !parent.is_empty() {
                     v1["parent"] = json!(parent);
+                }
+                if i == top {
+                    // As docker: the top layer's v1 JSON carries the image
+                    // config, which is what a pre-1.10 reader runs.
+                    legacy_config(&mut v1, &img.config_raw);
                 }
                 append_bytes(&mut b, &format!("{id}/json"), v1.to_string().as_bytes())?;
                 append_layer(store, &mut b, &format!("{id}/layer.tar"), desc, diff)?;
@@ -108,6 +114,25 @@ pub fn save<W: Write>(store: &Store, items: &[SaveItem], out: W) -> Result<W, Ar
     let r = serde_json::to_vec(&repositories).map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
     append_bytes(&mut b, "repositories", &r)?;
     b.into_inner().map_err(io_err("finishing the archive"))
+}
+
+/// Copies what a v1 image JSON holds of the config into `v1`.
+fn legacy_config(v1: &mut Value, config_raw: &[u8]) {
+    let Ok(c) = serde_json::from_slice::<Value>(config_raw) else {
+        return;
+    };
+    for k in [
+        "architecture",
+        "os",
+        "config",
+        "created",
+        "author",
+        "variant",
+    ] {
+        if let Some(x) = c.get(k) {
+            v1[k] = x.clone();
+        }
+    }
 }
 
 /// Writes a layer uncompressed: the stored blob itself when it already is
