@@ -303,3 +303,77 @@ pub(crate) fn append_blob<W: Write>(
     b.append_data(&mut h, name, f)
         .map_err(io_err(format!("writing {name}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::temp_store;
+
+    /// A one-layer image (gzip layer) named `name`; returns its id.
+    fn image(store: &Store, name: &str) -> Digest {
+        let mut t = tar::Builder::new(Vec::new());
+        append_bytes(&mut t, "etc/hello", b"hello").unwrap();
+        let tar = t.into_inner().unwrap();
+        let diff = format!("sha256:{}", crate::store::sha256_hex(&tar));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let ld = store.put_blob(&gz).unwrap();
+        let cfg = serde_json::json!({"architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [diff]}})
+        .to_string();
+        let cd = store.put_blob(cfg.as_bytes()).unwrap();
+        let m = serde_json::json!({"schemaVersion": 2, "mediaType": docker::OCI_MANIFEST,
+            "config": descriptor(docker::OCI_CONFIG, &cd, cfg.len() as u64, None),
+            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &ld, gz.len() as u64, None)]})
+        .to_string();
+        let md = store.put_blob(m.as_bytes()).unwrap();
+        store
+            .set_ref(
+                name,
+                &descriptor(docker::OCI_MANIFEST, &md, m.len() as u64, None),
+            )
+            .unwrap();
+        cd
+    }
+
+    #[test]
+    fn both_formats_round_trip_with_names_and_id() {
+        for format in [Format::DockerArchive, Format::OciArchive] {
+            let (a, da) = temp_store(&format!("arch-a-{format:?}"));
+            let (b, db) = temp_store(&format!("arch-b-{format:?}"));
+            let id = image(&a, "docker.io/library/hello:1");
+            image(&a, "localhost:5000/x/y:2");
+            let what = ["hello:1".to_string(), "localhost:5000/x/y:2".to_string()];
+            let items = select(&a, &what, &Platform::host()).unwrap();
+            assert_eq!(items.len(), 1, "one image, two names");
+            let bytes = save(&a, &items, format, Vec::new()).unwrap();
+            let loaded = load(&b, &bytes[..]).unwrap();
+            assert_eq!(loaded.len(), 1);
+            assert_eq!(loaded[0].id, id);
+            let mut names: Vec<String> = b.refs().unwrap().into_iter().map(|(n, _)| n).collect();
+            names.sort();
+            assert_eq!(names, ["docker.io/library/hello:1", "localhost:5000/x/y:2"]);
+            let img = image::open(&b, "hello:1", &Platform::host()).unwrap();
+            let diff = img.config.rootfs().diff_ids()[0].clone();
+            if format == Format::DockerArchive {
+                // Layers come out and back uncompressed: digest = diff_id.
+                assert_eq!(img.manifest.layers()[0].digest().to_string(), diff);
+            }
+            std::fs::remove_dir_all(da).unwrap();
+            std::fs::remove_dir_all(db).unwrap();
+        }
+    }
+
+    #[test]
+    fn familiar_names_are_what_docker_save_writes() {
+        let r = |s: &str| reference::parse(s).unwrap();
+        assert_eq!(familiar(&r("busybox")), "busybox:latest");
+        assert_eq!(familiar(&r("docker.io/me/app:2")), "me/app:2");
+        assert_eq!(familiar(&r("localhost:5000/x:1")), "localhost:5000/x:1");
+        assert_eq!(
+            full_name("busybox:latest").unwrap(),
+            "docker.io/library/busybox:latest"
+        );
+    }
+}
