@@ -6,23 +6,29 @@
 //!   goes straight into the store, verified against its name;
 //! - small metadata (`*.json`, `repositories`, `oci-layout`, `VERSION`,
 //!   `<id>/json`) is kept in memory;
-//! - anything else (a legacy `<id>/layer.tar`) goes to a temp file under
-//!   the store's tmp dir, hashed as it is written;
+//! - a docker-archive layer whose diff_id is already known (manifest.json
+//!   and the config came first, as `imagectl save` writes them) goes
+//!   straight into the store, verified against the diff_id;
+//! - anything else (a layer before its manifest, as `docker save` orders
+//!   them) goes to a temp file under the store's tmp dir, hashed as it is
+//!   written;
 //! - symlinks and hard links inside the archive are kept as aliases,
 //!   resolved within the archive (docker writes a duplicate layer as a
 //!   symlink to the first).
 //!
 //! Names are refused when absolute or when they climb out with `..`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::str::FromStr;
 
 use oci_spec::image::Digest;
 
+use super::docker::ManifestEntry;
 use super::{io_err, ArchiveError, Hashing, TempFile};
-use crate::store::Store;
+use crate::layer::compression::Compression;
+use crate::store::{Store, StoreError};
 
 /// Metadata files larger than this are not metadata.
 const SMALL_LIMIT: u64 = 64 << 20;
@@ -161,6 +167,7 @@ pub fn stage<R: Read>(store: &Store, input: R) -> Result<Staged, ArchiveError> {
     let mut ar = tar::Archive::new(input);
     let mut staged = Staged::default();
     let mut count = 0usize;
+    let mut expect: HashMap<String, String> = HashMap::new();
     for e in ar.entries().map_err(tar_err)? {
         let mut e = e.map_err(tar_err)?;
         count += 1;
@@ -188,12 +195,16 @@ pub fn stage<R: Read>(store: &Store, input: R) -> Result<Staged, ArchiveError> {
                 })?)
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                stage_file(store, &mut e, &name)?
+                stage_file(store, &mut e, &name, expect.get(&name).map(String::as_str))?
             }
             // Devices, fifos: nothing an image archive needs.
             _ => continue,
         };
+        let meta = matches!(entry, Entry::Small(_)) && name.ends_with(".json");
         staged.entries.insert(name, entry);
+        if meta {
+            expect = expectations(&staged);
+        }
     }
     if count == 0 {
         return Err(ArchiveError::Tar("empty archive".into()));
@@ -201,10 +212,38 @@ pub fn stage<R: Read>(store: &Store, input: R) -> Result<Staged, ArchiveError> {
     Ok(staged)
 }
 
+/// Layer name → diff_id, for every docker-archive layer whose manifest
+/// entry and config are staged already.
+fn expectations(staged: &Staged) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let Ok(manifest) = staged.json::<Vec<ManifestEntry>>("manifest.json") else {
+        return out;
+    };
+    for m in manifest {
+        let Ok(config) = staged.json::<serde_json::Value>(&m.config) else {
+            continue;
+        };
+        let diffs = config["rootfs"]["diff_ids"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if diffs.len() != m.layers.len() {
+            continue;
+        }
+        for (l, d) in m.layers.iter().zip(diffs) {
+            if let (Some(l), Some(d)) = (normalise(l), d.as_str()) {
+                out.insert(l, d.to_string());
+            }
+        }
+    }
+    out
+}
+
 fn stage_file<R: Read>(
     store: &Store,
     e: &mut tar::Entry<R>,
     name: &str,
+    diff: Option<&str>,
 ) -> Result<Entry, ArchiveError> {
     let size = e.header().size().map_err(tar_err)?;
     if let Some(d) = blob_digest(name) {
@@ -220,10 +259,28 @@ fn stage_file<R: Read>(
         e.read_to_end(&mut b).map_err(tar_err)?;
         return Ok(Entry::Small(b));
     }
+    let mut e = BufReader::with_capacity(1 << 20, e);
+    let head = e.fill_buf().map_err(tar_err)?;
+    let plain = Compression::detect("", head) == Ok(Compression::None);
+    if let (Some(diff), true) = (diff.and_then(|d| Digest::from_str(d).ok()), plain) {
+        if !store.has_blob(&diff) {
+            let mut w = store.blob_writer(&diff, Some(size))?;
+            io::copy(&mut e, &mut w).map_err(tar_err)?;
+            w.commit().map_err(|err| match err {
+                StoreError::DigestMismatch { actual, .. } => ArchiveError::DiffId {
+                    layer: name.into(),
+                    expected: diff.to_string(),
+                    actual: format!("sha256:{actual}"),
+                },
+                err => err.into(),
+            })?;
+        }
+        return Ok(Entry::Blob(diff));
+    }
     let file = TempFile::new(store, "entry");
     let f = File::create(&file.0).map_err(io_err(file.0.display().to_string()))?;
     let mut h = Hashing::new(BufWriter::with_capacity(1 << 20, f));
-    io::copy(e, &mut h).map_err(tar_err)?;
+    io::copy(&mut e, &mut h).map_err(tar_err)?;
     h.flush().map_err(io_err(file.0.display().to_string()))?;
     let digest = h.digest();
     Ok(Entry::Temp {

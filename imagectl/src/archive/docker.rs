@@ -43,11 +43,11 @@ const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 /// One entry of `manifest.json`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ManifestEntry {
-    config: String,
+pub(crate) struct ManifestEntry {
+    pub config: String,
     #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
+    pub repo_tags: Option<Vec<String>>,
+    pub layers: Vec<String>,
 }
 
 /// Writes `items` as a docker-archive to `out`.
@@ -56,6 +56,10 @@ pub fn save<W: Write>(store: &Store, items: &[SaveItem], out: W) -> Result<W, Ar
     let mut written: HashSet<String> = HashSet::new();
     let mut manifest = Vec::new();
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    // Layers go last: a reader that meets manifest.json and the configs
+    // first knows each layer's diff_id before its bytes arrive, and can
+    // store them straight away (see detect.rs).
+    let mut pending = Vec::new();
     for item in items {
         let img = &item.image;
         let diff_ids = img.config.rootfs().diff_ids();
@@ -74,8 +78,6 @@ pub fn save<W: Write>(store: &Store, items: &[SaveItem], out: W) -> Result<W, Ar
         for (i, (desc, diff)) in layers.iter().zip(diff_ids).enumerate() {
             let id = sha256_hex(format!("{parent}\n{diff}").as_bytes());
             if written.insert(id.clone()) {
-                append_dir(&mut b, &format!("{id}/"))?;
-                append_bytes(&mut b, &format!("{id}/VERSION"), b"1.0")?;
                 let mut v1 = json!({"id": id, "created": "1970-01-01T00:00:00Z",
                     "container_config": {"Cmd": null}});
                 if !parent.is_empty() {
@@ -86,8 +88,7 @@ pub fn save<W: Write>(store: &Store, items: &[SaveItem], out: W) -> Result<W, Ar
                     // config, which is what a pre-1.10 reader runs.
                     legacy_config(&mut v1, &img.config_raw);
                 }
-                append_bytes(&mut b, &format!("{id}/json"), v1.to_string().as_bytes())?;
-                append_layer(store, &mut b, &format!("{id}/layer.tar"), desc, diff)?;
+                pending.push((id.clone(), v1, desc.clone(), diff.clone()));
             }
             paths.push(format!("{id}/layer.tar"));
             parent = id;
@@ -113,6 +114,12 @@ pub fn save<W: Write>(store: &Store, items: &[SaveItem], out: W) -> Result<W, Ar
     append_bytes(&mut b, "manifest.json", &m)?;
     let r = serde_json::to_vec(&repositories).map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
     append_bytes(&mut b, "repositories", &r)?;
+    for (id, v1, desc, diff) in pending {
+        append_dir(&mut b, &format!("{id}/"))?;
+        append_bytes(&mut b, &format!("{id}/VERSION"), b"1.0")?;
+        append_bytes(&mut b, &format!("{id}/json"), v1.to_string().as_bytes())?;
+        append_layer(store, &mut b, &format!("{id}/layer.tar"), &desc, &diff)?;
+    }
     b.into_inner().map_err(io_err("finishing the archive"))
 }
 
