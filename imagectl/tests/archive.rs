@@ -509,7 +509,7 @@ fn bad_archives_are_one_error_and_leave_the_store_unchanged() {
     let names0 = names(&dst);
     let blobs0 = blobs(&dst);
     for (f, needle) in [
-        (&truncated, "tar"),
+        (&truncated, "truncated"),
         (&missing, "not in the archive"),
         (&wrong, "the image config says"),
         (&traversal, "leaves the archive"),

@@ -158,8 +158,31 @@ fn blob_digest(n: &str) -> Option<Digest> {
         .flatten()
 }
 
+/// The tar crate's message, on one line and short (it may quote the
+/// garbage it found in a header).
 fn tar_err(e: io::Error) -> ArchiveError {
-    ArchiveError::Tar(e.to_string())
+    let s = e.to_string();
+    let line: String = s
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(120)
+        .collect();
+    if e.kind() == io::ErrorKind::UnexpectedEof || line.contains("EOF") {
+        return ArchiveError::Tar(format!("truncated: {line}"));
+    }
+    ArchiveError::Tar(line)
+}
+
+/// A short entry means the stream ended inside it.
+fn check_len(name: &str, got: u64, want: u64) -> Result<(), ArchiveError> {
+    if got == want {
+        return Ok(());
+    }
+    Err(ArchiveError::Tar(format!(
+        "truncated: {name} ends after {got} of its {want} bytes"
+    )))
 }
 
 /// Reads the whole archive from `input`, staging each entry.
@@ -249,7 +272,8 @@ fn stage_file<R: Read>(
     if let Some(d) = blob_digest(name) {
         if !store.has_blob(&d) {
             let mut w = store.blob_writer(&d, Some(size))?;
-            io::copy(e, &mut w).map_err(tar_err)?;
+            let n = io::copy(e, &mut w).map_err(tar_err)?;
+            check_len(name, n, size)?;
             w.commit()?;
         }
         return Ok(Entry::Blob(d));
@@ -257,6 +281,7 @@ fn stage_file<R: Read>(
     if is_small_name(name) && size <= SMALL_LIMIT {
         let mut b = Vec::with_capacity(size as usize);
         e.read_to_end(&mut b).map_err(tar_err)?;
+        check_len(name, b.len() as u64, size)?;
         return Ok(Entry::Small(b));
     }
     let mut e = BufReader::with_capacity(1 << 20, e);
@@ -265,7 +290,8 @@ fn stage_file<R: Read>(
     if let (Some(diff), true) = (diff.and_then(|d| Digest::from_str(d).ok()), plain) {
         if !store.has_blob(&diff) {
             let mut w = store.blob_writer(&diff, Some(size))?;
-            io::copy(&mut e, &mut w).map_err(tar_err)?;
+            let n = io::copy(&mut e, &mut w).map_err(tar_err)?;
+            check_len(name, n, size)?;
             w.commit().map_err(|err| match err {
                 StoreError::DigestMismatch { actual, .. } => ArchiveError::DiffId {
                     layer: name.into(),
@@ -280,7 +306,8 @@ fn stage_file<R: Read>(
     let file = TempFile::new(store, "entry");
     let f = File::create(&file.0).map_err(io_err(file.0.display().to_string()))?;
     let mut h = Hashing::new(BufWriter::with_capacity(1 << 20, f));
-    io::copy(&mut e, &mut h).map_err(tar_err)?;
+    let n = io::copy(&mut e, &mut h).map_err(tar_err)?;
+    check_len(name, n, size)?;
     h.flush().map_err(io_err(file.0.display().to_string()))?;
     let digest = h.digest();
     Ok(Entry::Temp {

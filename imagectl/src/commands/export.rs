@@ -79,15 +79,20 @@ fn bundle_of(a: &Args) -> anyhow::Result<PathBuf> {
     if p.join("config.json").is_file() {
         return Ok(p.to_path_buf());
     }
+    if a.target.contains('/') {
+        anyhow::bail!("{}: not a bundle (no config.json)", a.target);
+    }
     let mut cmd = Command::new(&a.runtime);
     if let Some(r) = &a.runtime_root {
         cmd.arg("--root").arg(r);
     }
-    let out = cmd
-        .arg("state")
-        .arg(&a.target)
-        .output()
-        .with_context(|| format!("running {}", a.runtime.display()))?;
+    let out = cmd.arg("state").arg(&a.target).output().with_context(|| {
+        format!(
+            "{}: not a bundle dir, and the runtime {} to ask about a container",
+            a.target,
+            a.runtime.display()
+        )
+    })?;
     if !out.status.success() {
         anyhow::bail!(
             "{}: neither a bundle directory nor a container ({} state: {})",
