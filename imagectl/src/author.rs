@@ -9,17 +9,13 @@
 //! them. [`apply_change`] is the small Dockerfile-instruction subset that
 //! `commit --change` and `import --change` accept.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use flate2::write::GzEncoder;
 use oci_spec::image::{
-    Arch, Config, Descriptor, Digest, History, ImageConfiguration, ImageManifestBuilder, MediaType,
-    Os,
+    Arch, Config, Descriptor, History, ImageConfiguration, ImageManifestBuilder, MediaType, Os,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -34,12 +30,6 @@ use crate::store::{Store, StoreError};
 pub enum AuthorError {
     #[error("writing layer: {0}")]
     Layer(#[source] io::Error),
-    #[error("layer spool {path}: {source}")]
-    Spool {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
     #[error("--change {change:?}: {why}")]
     Change { change: String, why: String },
     #[error("image manifest: {0}")]
@@ -87,55 +77,23 @@ pub fn write_layer_with(
     f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<NewLayer, AuthorError> {
     let _lock = store.use_lock()?;
-    let spool = Spool::new(&store.tmp_dir());
-    let file = File::create(&spool.0).map_err(spool.err())?;
-    let compressed = Hashing::new(BufWriter::new(file));
-    let gz = GzEncoder::new(compressed, flate2::Compression::default());
+    // The store's writer hashes the compressed bytes itself and learns the
+    // digest at commit; only the uncompressed form needs a hasher here.
+    let blob = store.blob_writer_any()?;
+    let gz = GzEncoder::new(BufWriter::new(blob), flate2::Compression::default());
     let mut raw = Hashing::new(gz);
     f(&mut raw).map_err(AuthorError::Layer)?;
     let (gz, diff_hex, _) = raw.finish();
-    let compressed = gz.finish().map_err(AuthorError::Layer)?;
-    let (buf, blob_hex, size) = compressed.finish();
-    buf.into_inner()
-        .map_err(|e| e.into_error())
-        .map_err(spool.err())?;
-    let digest = sha256_digest(&blob_hex)?;
-    if !store.has_blob(&digest) {
-        // The store's writer wants the digest up front; the spool file
-        // is the price of learning it. (A digest-less BlobWriter would
-        // save this copy.)
-        let mut w = store.blob_writer(&digest, Some(size))?;
-        let mut r = File::open(&spool.0).map_err(spool.err())?;
-        io::copy(&mut r, &mut w).map_err(spool.err())?;
-        w.commit()?;
-    }
+    let buf = gz.finish().map_err(AuthorError::Layer)?;
+    let blob = buf
+        .into_inner()
+        .map_err(|e| AuthorError::Layer(e.into_error()))?;
+    let size = blob.written();
+    let digest = blob.commit()?;
     Ok(NewLayer {
         desc: Descriptor::new(MediaType::ImageLayerGzip, size, digest),
         diff_id: format!("sha256:{diff_hex}"),
     })
-}
-
-/// A temp file removed on drop.
-struct Spool(PathBuf);
-
-impl Spool {
-    fn new(dir: &Path) -> Spool {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        Spool(dir.join(format!("layer-{}-{n}.tmp", std::process::id())))
-    }
-    fn err(&self) -> impl Fn(io::Error) -> AuthorError + '_ {
-        |source| AuthorError::Spool {
-            path: self.0.clone(),
-            source,
-        }
-    }
-}
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// Hashes and counts what is written through it.
@@ -174,10 +132,6 @@ impl<W: Write> Write for Hashing<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
-}
-
-fn sha256_digest(hex: &str) -> Result<Digest, AuthorError> {
-    Digest::from_str(&format!("sha256:{hex}")).map_err(|e| AuthorError::Manifest(e.to_string()))
 }
 
 /// A new image: base (or scratch) + layers + config edits + history.

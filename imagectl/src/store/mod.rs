@@ -191,6 +191,12 @@ impl Store {
         BlobWriter::new(self, Some(expected.clone()), size)
     }
 
+    /// Starts writing a blob whose digest is whatever it hashes to, learned
+    /// at [`BlobWriter::commit`] (a layer being compressed as it is made).
+    pub fn blob_writer_any(&self) -> Result<BlobWriter, StoreError> {
+        BlobWriter::new(self, None, None)
+    }
+
     /// Writes bytes whose digest is whatever they hash to; returns it.
     pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
         let mut w = BlobWriter::new(self, None, Some(bytes.len() as u64))?;
