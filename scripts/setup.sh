@@ -7,11 +7,14 @@
 # shim and imagectl tests: conmon (the idle-memory reference),
 # docker-registry (a real registry on loopback), skopeo and umoci (test
 # images and the reference unpack), apache2-utils (htpasswd) and openssl
-# (the token issuer's key). Safe to run again.
+# (the token issuer's key); podman, buildah and containerd (archives they
+# must read and write, and the Dockerfile build reference), libcap2-bin
+# (setcap for file-capability layers), zstd. Safe to run again.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (containers need it)" >&2; exit 1; }
 packages=(busybox-static runc crun jq file hyperfine time golang-github-containers-common
-    docker-registry skopeo umoci apache2-utils openssl conmon)
+    docker-registry skopeo umoci apache2-utils openssl conmon
+    podman buildah containerd libcap2-bin zstd gzip)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
