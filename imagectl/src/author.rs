@@ -134,9 +134,28 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// The extensions a child image keeps from its base: `Healthcheck` and
+/// `Shell` (docker runs a base's `OnBuild` triggers in the child and
+/// does not pass them on).
+fn inherited_extras(config_raw: &[u8]) -> serde_json::Map<String, serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_slice(config_raw).unwrap_or_default();
+    let mut m = serde_json::Map::new();
+    if let Some(c) = v.get("config").and_then(|c| c.as_object()) {
+        for k in ["Healthcheck", "Shell"] {
+            if let Some(x) = c.get(k).filter(|x| !x.is_null()) {
+                m.insert(k.to_string(), x.clone());
+            }
+        }
+    }
+    m
+}
+
 /// A new image: base (or scratch) + layers + config edits + history.
 #[derive(Debug, Clone)]
 pub struct ImageDraft {
+    /// Docker's extensions of `config` that oci-spec's type does not model
+    /// (`Healthcheck`, `Shell`, `OnBuild`), merged into it by [`Self::write`].
+    pub extra_config: serde_json::Map<String, serde_json::Value>,
     /// The config, including `rootfs.diff_ids` and `history`.
     pub config: ImageConfiguration,
     /// The manifest's layers, bottom first, one per diff_id.
@@ -182,6 +201,7 @@ impl ImageDraft {
                 ImageDraft {
                     config: img.config.clone(),
                     layers,
+                    extra_config: inherited_extras(&img.config_raw),
                 }
             }
             None => {
@@ -193,6 +213,7 @@ impl ImageDraft {
                 ImageDraft {
                     config,
                     layers: Vec::new(),
+                    extra_config: serde_json::Map::new(),
                 }
             }
         }
@@ -227,8 +248,20 @@ impl ImageDraft {
         let _lock = store.use_lock()?;
         let mut config = self.config.clone();
         config.set_created(Some(now_rfc3339()));
+        let mut value =
+            serde_json::to_value(&config).map_err(|e| AuthorError::Manifest(e.to_string()))?;
+        if !self.extra_config.is_empty() {
+            if let Some(obj) = value.as_object_mut() {
+                let c = obj.entry("config").or_insert_with(|| serde_json::json!({}));
+                if let Some(c) = c.as_object_mut() {
+                    for (k, v) in &self.extra_config {
+                        c.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
         let config_bytes =
-            serde_json::to_vec(&config).map_err(|e| AuthorError::Manifest(e.to_string()))?;
+            serde_json::to_vec(&value).map_err(|e| AuthorError::Manifest(e.to_string()))?;
         let config_digest = store.put_blob(&config_bytes)?;
         let manifest = ImageManifestBuilder::default()
             .schema_version(2u32)

@@ -16,7 +16,7 @@ use oci_spec::image::Descriptor;
 
 use super::cache::{self, Cache};
 use super::context::Context;
-use super::dockerfile::{self, Command, Dockerfile, Instruction};
+use super::dockerfile::{self, Command, Dockerfile, Instruction, ShellOrExec};
 use super::instructions::{self, Extras, Vars};
 use super::{copy, run, BuildError};
 use crate::author::{self, ImageDraft, NewLayer};
@@ -294,7 +294,11 @@ impl Builder<'_> {
                 Err(e) => return Err(BuildError::Step(format!("{}: {e}", i.text))),
             };
             let key = cache::key("image", &[img.manifest_digest.as_ref()]);
-            (Some(img), Extras::default(), key, None)
+            let mut extras = Extras::default();
+            if let Some(shell) = base_shell(&img) {
+                extras.shell = shell;
+            }
+            (Some(img), extras, key, None)
         };
         let triggers = img.as_ref().map(onbuild_triggers).unwrap_or_default();
         self.stages.push(Stage {
@@ -422,6 +426,7 @@ impl Builder<'_> {
         if let Some(a) = &author {
             draft.config.set_author(Some(a.clone()));
         }
+        persist_extras(&extras, &mut draft).map_err(|e| at(i, e))?;
         let img = {
             let st = &self.stages[s];
             self.write_draft(st, draft)?
@@ -479,6 +484,93 @@ fn at(i: &Instruction, e: impl std::fmt::Display) -> BuildError {
     BuildError::Step(format!("line {}: {}: {e}", i.pos.line, i.text))
 }
 
+/// `config.Shell` of a base image, which its children's RUNs use.
+fn base_shell(img: &Image) -> Option<Vec<String>> {
+    let v: serde_json::Value = serde_json::from_slice(&img.config_raw).ok()?;
+    let sh: Vec<String> = serde_json::from_value(v.get("config")?.get("Shell")?.clone()).ok()?;
+    (!sh.is_empty()).then_some(sh)
+}
+
+/// Writes what oci-spec's config type cannot hold into the draft, in
+/// docker's field names: `Shell` (when not the default), `Healthcheck`
+/// (durations in nanoseconds, `Test` as `CMD`/`CMD-SHELL`/`NONE`) and
+/// `OnBuild` (this stage's triggers, for children to run).
+fn persist_extras(x: &Extras, draft: &mut ImageDraft) -> Result<(), String> {
+    use serde_json::json;
+    let m = &mut draft.extra_config;
+    if x.shell != Extras::default().shell {
+        m.insert("Shell".into(), json!(x.shell));
+    }
+    if let Some(h) = &x.healthcheck {
+        let test = match &h.test {
+            None => json!(["NONE"]),
+            Some(ShellOrExec::Exec(v)) => {
+                let mut t = vec!["CMD".to_string()];
+                t.extend(v.iter().cloned());
+                json!(t)
+            }
+            Some(ShellOrExec::Shell(s)) => json!(["CMD-SHELL", s]),
+        };
+        let mut hc = serde_json::Map::new();
+        hc.insert("Test".into(), test);
+        for (k, v) in [
+            ("Interval", &h.interval),
+            ("Timeout", &h.timeout),
+            ("StartPeriod", &h.start_period),
+            ("StartInterval", &h.start_interval),
+        ] {
+            if let Some(d) = v {
+                let ns =
+                    go_duration_ns(d).ok_or_else(|| format!("HEALTHCHECK: bad duration {d:?}"))?;
+                hc.insert(k.into(), json!(ns));
+            }
+        }
+        if let Some(r) = h.retries {
+            hc.insert("Retries".into(), json!(r));
+        }
+        m.insert("Healthcheck".into(), serde_json::Value::Object(hc));
+    }
+    if x.onbuild.is_empty() {
+        m.remove("OnBuild");
+    } else {
+        m.insert("OnBuild".into(), json!(x.onbuild));
+    }
+    Ok(())
+}
+
+/// A Go duration (`30s`, `1m30s`, `500ms`, `1.5h`) in nanoseconds.
+fn go_duration_ns(s: &str) -> Option<u64> {
+    let mut total = 0f64;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    if rest == "0" {
+        return Some(0);
+    }
+    while !rest.is_empty() {
+        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let (num, tail) = rest.split_at(n);
+        let v: f64 = num.parse().ok()?;
+        let u = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(u);
+        let scale = match unit {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += v * scale;
+        rest = next;
+    }
+    Some(total.round() as u64)
+}
+
 /// `config.OnBuild` of a base image (docker's extension; not in
 /// oci-spec's type, so read from the raw config).
 fn onbuild_triggers(img: &Image) -> Vec<String> {
@@ -489,4 +581,78 @@ fn onbuild_triggers(img: &Image) -> Vec<String> {
         .into_iter()
         .filter_map(|t| t.as_str().map(str::to_string))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::dockerfile::Healthcheck;
+
+    #[test]
+    fn go_durations_in_nanoseconds() {
+        assert_eq!(go_duration_ns("30s"), Some(30_000_000_000));
+        assert_eq!(go_duration_ns("1m30s"), Some(90_000_000_000));
+        assert_eq!(go_duration_ns("500ms"), Some(500_000_000));
+        assert_eq!(go_duration_ns("1.5h"), Some(5_400_000_000_000));
+        assert_eq!(go_duration_ns("0"), Some(0));
+        assert_eq!(go_duration_ns("10"), None);
+        assert_eq!(go_duration_ns("5x"), None);
+    }
+
+    #[test]
+    fn shell_healthcheck_and_onbuild_are_written_in_dockers_names() {
+        let mut draft = ImageDraft::from_base(None);
+        let x = Extras {
+            shell: vec!["/bin/ash".into(), "-eo".into()],
+            healthcheck: Some(Healthcheck {
+                test: Some(ShellOrExec::Shell("wget -q localhost".into())),
+                interval: Some("30s".into()),
+                timeout: None,
+                start_period: Some("1m".into()),
+                start_interval: None,
+                retries: Some(3),
+            }),
+            onbuild: vec!["RUN echo child".into()],
+            cmd_set: false,
+        };
+        persist_extras(&x, &mut draft).unwrap();
+        let m = serde_json::Value::Object(draft.extra_config.clone());
+        assert_eq!(m["Shell"], serde_json::json!(["/bin/ash", "-eo"]));
+        assert_eq!(
+            m["Healthcheck"]["Test"],
+            serde_json::json!(["CMD-SHELL", "wget -q localhost"])
+        );
+        assert_eq!(m["Healthcheck"]["Interval"], 30_000_000_000u64);
+        assert_eq!(m["Healthcheck"]["StartPeriod"], 60_000_000_000u64);
+        assert_eq!(m["Healthcheck"]["Retries"], 3);
+        assert!(m["Healthcheck"].get("Timeout").is_none());
+        assert_eq!(m["OnBuild"], serde_json::json!(["RUN echo child"]));
+        // Defaults write nothing, and a child does not pass triggers on.
+        let mut d2 = ImageDraft::from_base(None);
+        d2.extra_config
+            .insert("OnBuild".into(), serde_json::json!(["RUN x"]));
+        persist_extras(&Extras::default(), &mut d2).unwrap();
+        assert!(d2.extra_config.is_empty(), "{:?}", d2.extra_config);
+    }
+
+    #[test]
+    fn none_disables_an_inherited_healthcheck() {
+        let mut draft = ImageDraft::from_base(None);
+        let x = Extras {
+            healthcheck: Some(Healthcheck {
+                test: None,
+                interval: None,
+                timeout: None,
+                start_period: None,
+                start_interval: None,
+                retries: None,
+            }),
+            ..Extras::default()
+        };
+        persist_extras(&x, &mut draft).unwrap();
+        assert_eq!(
+            draft.extra_config["Healthcheck"]["Test"],
+            serde_json::json!(["NONE"])
+        );
+    }
 }
