@@ -93,23 +93,15 @@ fn find_config(v: &serde_json::Value) -> Option<serde_json::Value> {
 /// path -> (kind, mode, uid, gid, size, link target) for a tree.
 pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    walk(root, Path::new(""), &mut out);
+    walk(root, &mut out);
     out
 }
 
-fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<String, String>) {
-    let mut names: Vec<_> = fs::read_dir(root.join(rel))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    names.sort();
-    for n in names {
-        let r = rel.join(&n);
-        let p = root.join(&r);
-        let m = fs::symlink_metadata(&p).unwrap();
+fn walk(root: &Path, out: &mut BTreeMap<String, String>) {
+    walk_tree(root, &mut |r, p, m| {
         let ft = m.file_type();
         let desc = if ft.is_symlink() {
-            format!("link {}", fs::read_link(&p).unwrap().display())
+            format!("link {}", fs::read_link(p).unwrap().display())
         } else if ft.is_dir() {
             format!("dir {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid())
         } else {
@@ -122,8 +114,5 @@ fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<String, String>) {
             )
         };
         out.insert(r.to_string_lossy().into_owned(), desc);
-        if ft.is_dir() {
-            walk(root, &r, out);
-        }
-    }
+    });
 }

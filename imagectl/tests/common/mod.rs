@@ -154,3 +154,27 @@ pub fn berth() -> PathBuf {
         ),
     }
 }
+
+/// Calls `visit(relative path, full path, lstat)` for every entry under
+/// `root`, each directory's names in sorted order, parents before their
+/// contents; symlinks are not followed.
+pub fn walk_tree(root: &Path, visit: &mut dyn FnMut(&Path, &Path, &fs::Metadata)) {
+    walk_rel(root, Path::new(""), visit);
+}
+
+fn walk_rel(root: &Path, rel: &Path, visit: &mut dyn FnMut(&Path, &Path, &fs::Metadata)) {
+    let mut names: Vec<_> = fs::read_dir(root.join(rel))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    for n in names {
+        let r = rel.join(&n);
+        let p = root.join(&r);
+        let m = fs::symlink_metadata(&p).unwrap();
+        visit(&r, &p, &m);
+        if m.is_dir() {
+            walk_rel(root, &r, visit);
+        }
+    }
+}

@@ -205,20 +205,12 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
             xattrs: BTreeMap::new(),
         },
     );
-    walk(root, Path::new(""), &mut out);
+    walk(root, &mut out);
     out
 }
 
-fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<PathBuf, Node>) {
-    let mut names: Vec<_> = fs::read_dir(root.join(rel))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    names.sort();
-    for n in names {
-        let r = rel.join(&n);
-        let p = root.join(&r);
-        let m = fs::symlink_metadata(&p).unwrap();
+fn walk(root: &Path, out: &mut BTreeMap<PathBuf, Node>) {
+    walk_tree(root, &mut |r, p, m| {
         let ft = m.file_type();
         let kind = if ft.is_dir() {
             "dir"
@@ -236,15 +228,15 @@ fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<PathBuf, Node>) {
             "other"
         };
         let mut xattrs = BTreeMap::new();
-        for k in xattr::list(&p).unwrap() {
+        for k in xattr::list(p).unwrap() {
             let k = k.to_string_lossy().into_owned();
             if k.starts_with("trusted.overlay.") || k == "security.selinux" {
                 continue;
             }
-            xattrs.insert(k.clone(), xattr::get(&p, &k).unwrap().unwrap_or_default());
+            xattrs.insert(k.clone(), xattr::get(p, &k).unwrap().unwrap_or_default());
         }
         out.insert(
-            r.clone(),
+            r.to_path_buf(),
             Node {
                 kind,
                 mode: m.mode() & 0o7777,
@@ -252,16 +244,13 @@ fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<PathBuf, Node>) {
                 gid: m.gid(),
                 rdev: m.rdev(),
                 nlink: if ft.is_dir() { 0 } else { m.nlink() },
-                target: ft.is_symlink().then(|| fs::read_link(&p).unwrap()),
-                content: ft.is_file().then(|| sha256_hex(&fs::read(&p).unwrap())),
+                target: ft.is_symlink().then(|| fs::read_link(p).unwrap()),
+                content: ft.is_file().then(|| sha256_hex(&fs::read(p).unwrap())),
                 mtime: ft.is_file().then(|| (m.mtime(), m.mtime_nsec())),
                 xattrs,
             },
         );
-        if ft.is_dir() {
-            walk(root, &r, out);
-        }
-    }
+    });
 }
 
 /// Asserts two trees are the same, listing every difference.
