@@ -3,6 +3,7 @@
 //! instance), berth. As root; every external process bounded by `timeout`.
 
 mod archive_support;
+mod common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

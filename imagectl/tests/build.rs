@@ -5,6 +5,7 @@
 //! Dockerfile built by `buildah bud` gives the same config and files.
 
 mod build_support;
+mod common;
 
 use std::fs;
 

@@ -6,6 +6,7 @@
 //! (`cargo build -p berth`), busybox-static and tar.
 
 mod commit_support;
+mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 //! Each test starts its own registry; the OCI layouts built with umoci are
 //! shared (built once per test binary).
 
+mod common;
 mod common_registry;
 
 use std::path::PathBuf;

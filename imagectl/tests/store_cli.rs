@@ -1,6 +1,7 @@
 //! The store's own verbs through the binary: images, tag, inspect,
 //! history, rmi and gc, on images written into a temp store by hand.
 
+mod common;
 mod unpack_support;
 
 use std::path::Path;

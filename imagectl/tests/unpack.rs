@@ -4,6 +4,7 @@
 //! as copy, and compared with `umoci unpack` of the same image; berth runs
 //! the result.
 
+mod common;
 mod unpack_support;
 
 use std::fs;

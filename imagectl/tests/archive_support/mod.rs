@@ -7,100 +7,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-pub const IMAGECTL: &str = env!("CARGO_BIN_EXE_imagectl");
-pub const BUSYBOX: &str = "/bin/busybox";
-
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A temp dir, unmounting what is under it and removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "imagectl-archive-{tag}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    pub fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-
-    pub fn s(&self, p: &str) -> String {
-        self.join(p).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let prefix = self.0.to_string_lossy().into_owned();
-        let mut m: Vec<&str> = info
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&prefix))
-            .collect();
-        m.reverse();
-        for p in m {
-            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-        }
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Fails the test, naming the package, when a tool is missing.
-pub fn need(tool: &str, package: &str) {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(ok, "{tool} is not installed: apt-get install {package}");
-}
-
-/// `prog args` under `timeout`.
-pub fn run(secs: u32, prog: &str, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("-k5")
-        .arg(secs.to_string())
-        .arg(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{prog}: {e}"))
-}
-
-pub fn ok(secs: u32, prog: &str, args: &[&str]) -> Output {
-    let out = run(secs, prog, args);
-    assert!(
-        out.status.success(),
-        "{prog} {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-pub fn imagectl(root: &Path, args: &[&str]) -> Output {
-    let mut a = vec!["--root", root.to_str().unwrap()];
-    a.extend_from_slice(args);
-    run(300, IMAGECTL, &a)
-}
+pub use crate::common::*;
 
 pub fn imagectl_ok(root: &Path, args: &[&str]) -> Output {
     let o = imagectl(root, args);
@@ -307,23 +215,6 @@ impl Drop for Containerd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// The berth binary: this worktree's target/debug/berth, else $BERTH.
-pub fn berth() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let b = exe.parent().unwrap().parent().unwrap().join("berth");
-    if b.exists() {
-        return b;
-    }
-    let env = std::env::var_os("BERTH").map(PathBuf::from);
-    match env {
-        Some(e) if e.exists() => e,
-        _ => panic!(
-            "{} missing: run `cargo build -p berth` first (or set BERTH)",
-            b.display()
-        ),
     }
 }
 

@@ -9,105 +9,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::Output;
+use std::sync::atomic::Ordering;
 
-pub const IMAGECTL: &str = env!("CARGO_BIN_EXE_imagectl");
-
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "imagectl-build-{tag}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-/// Mount points under `dir`, deepest first.
-pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let prefix = dir.to_string_lossy().into_owned();
-    let mut v: Vec<PathBuf> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|m| *m == prefix || m.starts_with(&format!("{prefix}/")))
-        .map(PathBuf::from)
-        .collect();
-    v.reverse();
-    v
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        for m in mounts_under(&self.0) {
-            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
-        }
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-pub fn need(tool: &str, package: &str) {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(ok, "{tool} is not installed: apt-get install {package}");
-}
-
-pub fn run(secs: u32, prog: &str, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("-k5")
-        .arg(secs.to_string())
-        .arg(prog)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{prog}: {e}"))
-}
-
-pub fn ok(secs: u32, prog: &str, args: &[&str]) -> Output {
-    let o = run(secs, prog, args);
-    assert!(
-        o.status.success(),
-        "{prog} {args:?} failed: {}\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    o
-}
-
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-pub fn imagectl(root: &Path, args: &[&str]) -> Output {
-    let mut a = vec!["--root", root.to_str().unwrap()];
-    a.extend_from_slice(args);
-    run(300, IMAGECTL, &a)
-}
-
-/// target/debug/berth, next to the imagectl binary.
-pub fn berth() -> PathBuf {
-    let exe = PathBuf::from(IMAGECTL);
-    let b = exe.parent().unwrap().join("berth");
-    assert!(
-        b.exists(),
-        "{} missing: run `cargo build -p berth` first",
-        b.display()
-    );
-    b
-}
+pub use crate::common::*;
 
 /// A context dir made from examples/NAME plus the host's /bin/busybox.
 pub fn example_context(t: &TempDir, name: &str) -> PathBuf {
@@ -188,23 +93,15 @@ fn find_config(v: &serde_json::Value) -> Option<serde_json::Value> {
 /// path -> (kind, mode, uid, gid, size, link target) for a tree.
 pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    walk(root, Path::new(""), &mut out);
+    walk(root, &mut out);
     out
 }
 
-fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<String, String>) {
-    let mut names: Vec<_> = fs::read_dir(root.join(rel))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    names.sort();
-    for n in names {
-        let r = rel.join(&n);
-        let p = root.join(&r);
-        let m = fs::symlink_metadata(&p).unwrap();
+fn walk(root: &Path, out: &mut BTreeMap<String, String>) {
+    walk_tree(root, &mut |r, p, m| {
         let ft = m.file_type();
         let desc = if ft.is_symlink() {
-            format!("link {}", fs::read_link(&p).unwrap().display())
+            format!("link {}", fs::read_link(p).unwrap().display())
         } else if ft.is_dir() {
             format!("dir {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid())
         } else {
@@ -217,8 +114,5 @@ fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<String, String>) {
             )
         };
         out.insert(r.to_string_lossy().into_owned(), desc);
-        if ft.is_dir() {
-            walk(root, &r, out);
-        }
-    }
+    });
 }

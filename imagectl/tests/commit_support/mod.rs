@@ -7,82 +7,17 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use crate::common::*;
 
 use imagectl::author::{self, ImageDraft};
 use imagectl::platform::Platform;
 use imagectl::store::Store;
 use serde_json::Value;
 
-pub const IMAGECTL: &str = env!("CARGO_BIN_EXE_imagectl");
-pub const BUSYBOX: &str = "/bin/busybox";
 const APPLETS: &[&str] = &["sh", "echo", "cat", "ls", "rm", "mkdir", "touch"];
-
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A temp dir; on drop, what is mounted under it is unmounted and it is
-/// removed.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "imagectl-commit-{tag}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let prefix = self.0.to_string_lossy().into_owned();
-        let mut mounts: Vec<&str> = info
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&format!("{prefix}/")))
-            .collect();
-        mounts.reverse();
-        for m in mounts {
-            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-        }
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs `prog args` under `timeout`.
-pub fn run(secs: u32, prog: &str, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("-k5")
-        .arg(secs.to_string())
-        .arg(prog)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{prog}: {e}"))
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-pub fn imagectl(root: &Path, args: &[&str]) -> Output {
-    let mut a = vec!["--root", root.to_str().unwrap()];
-    a.extend_from_slice(args);
-    run(300, IMAGECTL, &a)
-}
 
 /// `imagectl`, asserting success; its stdout.
 pub fn imagectl_ok(root: &Path, args: &[&str]) -> String {
@@ -101,18 +36,6 @@ pub fn need_tools() {
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(ok, "tar is not installed: apt-get install tar");
-}
-
-/// The berth binary next to this test's target dir.
-pub fn berth() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let berth = exe.parent().unwrap().parent().unwrap().join("berth");
-    assert!(
-        berth.exists(),
-        "{} missing: run `cargo build -p berth` first",
-        berth.display()
-    );
-    berth
 }
 
 fn put(root: &Path, rel: &str, body: &str) {

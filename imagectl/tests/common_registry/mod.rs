@@ -15,6 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
+pub use crate::common::{need, sha256_hex, stderr};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_imagectl");
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -26,20 +28,6 @@ pub fn tempdir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Fails with an install hint when `tool` is not on PATH.
-pub fn need(tool: &str, package: &str) {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "{tool} is required for this test: install it (apt-get install {package})"
-    );
 }
 
 /// Runs a command under `timeout`, returning its output.
@@ -66,10 +54,6 @@ pub fn ok(o: &Output, what: &str) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// imagectl with its own store and a private HOME (no ~/.docker leaks in).
@@ -167,10 +151,7 @@ pub fn list(dir: &Path) -> Vec<String> {
 }
 
 pub fn sha256(b: &[u8]) -> String {
-    use sha2::Digest as _;
-    let d = sha2::Sha256::digest(b);
-    let hex: String = d.iter().map(|x| format!("{x:02x}")).collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", sha256_hex(b))
 }
 
 pub fn free_port() -> u16 {

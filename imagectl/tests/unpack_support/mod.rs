@@ -9,119 +9,12 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use crate::common::*;
 
 use imagectl::store::Store;
 use oci_spec::image::Descriptor;
 use serde_json::{json, Value};
-use sha2::{Digest as _, Sha256};
-
-pub const IMAGECTL: &str = env!("CARGO_BIN_EXE_imagectl");
-
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A temp dir; on drop, everything mounted under it is unmounted (deepest
-/// first) and it is removed.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "imagectl-unpack-{tag}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-/// Mount points under `dir`, deepest (last mounted) first.
-pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let prefix = dir.to_string_lossy().into_owned();
-    let mut v: Vec<PathBuf> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|m| *m == prefix || m.starts_with(&format!("{prefix}/")))
-        .map(PathBuf::from)
-        .collect();
-    v.reverse();
-    v
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        for m in mounts_under(&self.0) {
-            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
-        }
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Fails the test, naming the package, when a tool is missing.
-pub fn need(tool: &str, package: &str) {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "{tool} is not installed: install {package} (apt-get install {package})"
-    );
-}
-
-/// Runs `prog args` under `timeout` (every external process is bounded).
-pub fn run(secs: u32, prog: &str, args: &[&str]) -> Output {
-    let out = Command::new("timeout")
-        .arg("-k5")
-        .arg(secs.to_string())
-        .arg(prog)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{prog}: {e}"));
-    out
-}
-
-/// `run`, asserting success.
-pub fn ok(secs: u32, prog: &str, args: &[&str]) -> Output {
-    let out = run(secs, prog, args);
-    assert!(
-        out.status.success(),
-        "{prog} {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-pub fn imagectl(root: &Path, args: &[&str]) -> Output {
-    let mut a = vec!["--root", root.to_str().unwrap()];
-    a.extend_from_slice(args);
-    run(300, IMAGECTL, &a)
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-pub fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
 
 /// A layer blob for [`store_image`].
 pub struct Layer {
@@ -312,20 +205,12 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
             xattrs: BTreeMap::new(),
         },
     );
-    walk(root, Path::new(""), &mut out);
+    walk(root, &mut out);
     out
 }
 
-fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<PathBuf, Node>) {
-    let mut names: Vec<_> = fs::read_dir(root.join(rel))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    names.sort();
-    for n in names {
-        let r = rel.join(&n);
-        let p = root.join(&r);
-        let m = fs::symlink_metadata(&p).unwrap();
+fn walk(root: &Path, out: &mut BTreeMap<PathBuf, Node>) {
+    walk_tree(root, &mut |r, p, m| {
         let ft = m.file_type();
         let kind = if ft.is_dir() {
             "dir"
@@ -343,15 +228,15 @@ fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<PathBuf, Node>) {
             "other"
         };
         let mut xattrs = BTreeMap::new();
-        for k in xattr::list(&p).unwrap() {
+        for k in xattr::list(p).unwrap() {
             let k = k.to_string_lossy().into_owned();
             if k.starts_with("trusted.overlay.") || k == "security.selinux" {
                 continue;
             }
-            xattrs.insert(k.clone(), xattr::get(&p, &k).unwrap().unwrap_or_default());
+            xattrs.insert(k.clone(), xattr::get(p, &k).unwrap().unwrap_or_default());
         }
         out.insert(
-            r.clone(),
+            r.to_path_buf(),
             Node {
                 kind,
                 mode: m.mode() & 0o7777,
@@ -359,16 +244,13 @@ fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<PathBuf, Node>) {
                 gid: m.gid(),
                 rdev: m.rdev(),
                 nlink: if ft.is_dir() { 0 } else { m.nlink() },
-                target: ft.is_symlink().then(|| fs::read_link(&p).unwrap()),
-                content: ft.is_file().then(|| sha256_hex(&fs::read(&p).unwrap())),
+                target: ft.is_symlink().then(|| fs::read_link(p).unwrap()),
+                content: ft.is_file().then(|| sha256_hex(&fs::read(p).unwrap())),
                 mtime: ft.is_file().then(|| (m.mtime(), m.mtime_nsec())),
                 xattrs,
             },
         );
-        if ft.is_dir() {
-            walk(root, &r, out);
-        }
-    }
+    });
 }
 
 /// Asserts two trees are the same, listing every difference.
