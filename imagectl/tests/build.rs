@@ -408,3 +408,79 @@ fn from_a_stored_image_inherits_its_config_and_layers() {
     assert_eq!(c["Labels"]["example"], "busybox");
     assert_eq!(c["User"], "0");
 }
+
+#[test]
+fn shell_healthcheck_and_onbuild_persist_and_triggers_run_in_the_child() {
+    let t = TempDir::new("onbuild");
+    let root = t.join("store");
+    let ctx = example_context(&t, "busybox");
+    let o = build(&root, &ctx, &["-t", "localhost/base:1"]);
+    assert!(o.status.success(), "build: {}", text(&o.stderr));
+    let mid = t.join("mid");
+    fs::create_dir_all(&mid).unwrap();
+    fs::write(
+        mid.join("Dockerfile"),
+        "FROM localhost/base:1\nUSER 0\nSHELL [\"/bin/busybox\", \"sh\", \"-c\"]\n\
+         HEALTHCHECK --interval=30s --retries=2 CMD [\"/bin/true\"]\n\
+         ONBUILD RUN echo triggered > /srv/onbuild.txt\n",
+    )
+    .unwrap();
+    let o = build(&root, &mid, &["-t", "localhost/mid:1"]);
+    assert!(o.status.success(), "build: {}", text(&o.stderr));
+    let c = config_of(&root, "localhost/mid:1");
+    assert_eq!(
+        c["Shell"],
+        serde_json::json!(["/bin/busybox", "sh", "-c"]),
+        "{c}"
+    );
+    assert_eq!(
+        c["Healthcheck"]["Test"],
+        serde_json::json!(["CMD", "/bin/true"]),
+        "{c}"
+    );
+    assert_eq!(c["Healthcheck"]["Interval"], 30_000_000_000u64, "{c}");
+    assert_eq!(c["Healthcheck"]["Retries"], 2, "{c}");
+    assert_eq!(
+        c["OnBuild"],
+        serde_json::json!(["RUN echo triggered > /srv/onbuild.txt"]),
+        "{c}"
+    );
+    // The trigger did not run in the image that declared it.
+    assert!(!run_image(&t, &root, "localhost/mid:1").contains("triggered"));
+
+    let child = t.join("child");
+    fs::create_dir_all(&child).unwrap();
+    fs::write(
+        child.join("Dockerfile"),
+        "FROM localhost/mid:1\nRUN tr '\\0' ' ' < /proc/$$/cmdline > /srv/cmd.txt; true\n\
+         CMD [\"cat /srv/onbuild.txt /srv/cmd.txt\"]\n",
+    )
+    .unwrap();
+    let o = build(&root, &child, &["-t", "localhost/child:1"]);
+    assert!(o.status.success(), "build: {}", text(&o.stderr));
+    let out = run_image(&t, &root, "localhost/child:1");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("triggered"), "{out}");
+    assert!(
+        lines
+            .next()
+            .unwrap_or_default()
+            .starts_with("/bin/busybox sh -c tr"),
+        "the child's RUN used the inherited SHELL: {out}"
+    );
+    let c = config_of(&root, "localhost/child:1");
+    assert!(
+        c.get("OnBuild").is_none_or(|v| v.is_null()),
+        "triggers are not passed on: {c}"
+    );
+    assert_eq!(
+        c["Shell"],
+        serde_json::json!(["/bin/busybox", "sh", "-c"]),
+        "{c}"
+    );
+    assert_eq!(
+        c["Healthcheck"]["Test"],
+        serde_json::json!(["CMD", "/bin/true"]),
+        "{c}"
+    );
+}
