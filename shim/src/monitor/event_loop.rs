@@ -44,9 +44,7 @@ pub struct Output {
 
 impl Output {
     pub fn new(stream: Stream, fd: OwnedFd) -> io::Result<Self> {
-        let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)?;
-        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
-        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+        super::attach::set_nonblocking(fd.as_fd())?;
         Ok(Output {
             stream,
             fd: Some(fd),
@@ -183,7 +181,7 @@ impl Monitor {
                         let tty = tty
                             .as_ref()
                             .ok_or("resize: the container has no terminal")?;
-                        crate::sys::monitor::set_winsize(tty.as_fd(), rows, cols)
+                        crate::sys::set_winsize(tty.as_fd(), rows, cols)
                             .map_err(|e| format!("resize: {e}"))
                     }
                     CtlCommand::Reopen => log.reopen().map_err(|e| e.to_string()),

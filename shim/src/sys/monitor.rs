@@ -41,24 +41,6 @@ pub fn accept(listener: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// TIOCSWINSZ on a pty master; the kernel then sends SIGWINCH to the
-/// terminal's foreground process group.
-///
-/// # Errors
-/// As ioctl(2) (ENOTTY when `fd` is not a terminal).
-pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> nix::Result<()> {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: `fd` is a live borrowed fd and `ws` a valid winsize that
-    // TIOCSWINSZ only reads for the duration of the call.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-    Errno::result(r).map(drop)
-}
-
 /// Gives freed heap pages back to the kernel: the daemon's startup
 /// (argument parsing, config.json) leaves garbage that would otherwise
 /// count in its RSS for the container's whole life.

@@ -73,7 +73,7 @@ impl Attached {
 
     pub fn resize(&self, cols: u16, rows: u16) -> io::Result<()> {
         match &self.pty {
-            Some(p) => crate::sys::v2::set_winsize(p, cols, rows),
+            Some(p) => crate::sys::set_winsize(p.as_fd(), rows, cols).map_err(io::Error::from),
             None => Ok(()),
         }
     }

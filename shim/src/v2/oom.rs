@@ -45,11 +45,7 @@ pub fn memory_cgroup(proc_cgroup: &str, mount: &Path) -> Option<MemoryCgroup> {
 
 /// The `oom_kill` count of a v2 `memory.events`.
 pub fn oom_kills(memory_events: &str) -> u64 {
-    memory_events
-        .lines()
-        .find_map(|l| l.strip_prefix("oom_kill "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    crate::monitor::oom::parse_oom_kill(memory_events).unwrap_or(0)
 }
 
 /// Starts watching `pid`'s memory cgroup; `on_oom` runs on each OOM kill.

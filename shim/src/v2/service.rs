@@ -124,15 +124,21 @@ impl Service {
     fn publish_exit(&self, exec_id: &str, pid: i32, code: u32, at: SystemTime) {
         let mut ev = TaskExit::new();
         ev.container_id = self.id.clone();
-        ev.id = if exec_id.is_empty() {
+        ev.id = self.task_id(exec_id);
+        ev.pid = pid as u32;
+        ev.exit_status = code;
+        ev.exited_at = ts_field(at);
+        self.events.publish(&ev);
+    }
+
+    /// The id containerd knows a process by: the container's for the init
+    /// (whose exec id is empty), the exec id otherwise.
+    fn task_id(&self, exec_id: &str) -> String {
+        if exec_id.is_empty() {
             self.id.clone()
         } else {
             exec_id.to_string()
-        };
-        ev.pid = pid as u32;
-        ev.exit_status = code;
-        ev.exited_at = MessageField::some(timestamp(at));
-        self.events.publish(&ev);
+        }
     }
 
     /// Looks a process up and reads what `f` wants from it.
@@ -247,11 +253,7 @@ impl Task for Service {
     fn state(&self, _: &TtrpcContext, req: api::StateRequest) -> ttrpc::Result<api::StateResponse> {
         self.with_proc(&req.exec_id, |p| {
             let mut r = api::StateResponse::new();
-            r.id = if p.exec_id.is_empty() {
-                self.id.clone()
-            } else {
-                p.exec_id.clone()
-            };
+            r.id = self.task_id(&p.exec_id);
             r.bundle = self.bundle.display().to_string();
             r.pid = p.pid as u32;
             r.status = p.status.task_status().into();
