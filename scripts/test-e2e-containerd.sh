@@ -20,25 +20,11 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test-e2e-containerd: run as root" >&2; exit 1; }
 limit=${E2E_LIMIT:-180} # seconds per runtime
 
-# package -> a command it provides
-declare -A provides=(
-    [containerd]=containerd [docker-registry]=docker-registry [skopeo]=skopeo
-    [umoci]=umoci [bats]=bats [busybox-static]=busybox [runc]=runc [jq]=jq
-    [curl]=curl [file]=file [util-linux]=script
-)
-missing=()
-for p in "${!provides[@]}"; do
-    command -v "${provides[$p]}" >/dev/null || missing+=("$p")
-done
-# The suite's CRI client (tests/e2e/cri/cri.py) speaks gRPC through Debian's
-# grpcio; bookworm has no crictl.
-/usr/bin/python3 -c 'import grpc' 2>/dev/null || missing+=(python3-grpcio)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "test-e2e-containerd: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt_install() { apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null; }
-    apt_install || { apt-get -o DPkg::Lock::Timeout=300 update -qq && apt_install; }
-fi
+# shellcheck source=../tests/e2e/lib/common.bash
+. tests/e2e/lib/common.bash
+e2e_install_missing test-e2e-containerd containerd=containerd docker-registry=docker-registry \
+    skopeo=skopeo umoci=umoci bats=bats busybox-static=busybox runc=runc jq=jq \
+    curl=curl file=file util-linux=script python3-grpcio=
 
 berth=${BERTH:-}
 if [ -z "$berth" ]; then

@@ -48,3 +48,25 @@ e2e_wait_output() {
         sleep 0.1
     done
 }
+
+# e2e_install_missing WHO PACKAGE=COMMAND... : apt-get install every
+# PACKAGE whose COMMAND is not on PATH (python3-grpcio is checked by
+# importing grpc: the CRI client, tests/e2e/cri/, needs it and bookworm has
+# no crictl). WHO prefixes the one line it prints.
+e2e_install_missing() {
+    local who=$1 pair missing=()
+    shift
+    for pair in "$@"; do
+        if [ "${pair%%=*}" = python3-grpcio ]; then
+            /usr/bin/python3 -c 'import grpc' 2>/dev/null || missing+=(python3-grpcio)
+        else
+            command -v "${pair#*=}" >/dev/null || missing+=("${pair%%=*}")
+        fi
+    done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    echo "$who: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null ||
+        { apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+            apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null; }
+}

@@ -3,16 +3,16 @@
 # containerd, plus a bounded `ctr` wrapper. Requires common.bash.
 #
 # The config also carries a CRI runtime entry for the runtime under test
-# (runtime_type io.containerd.runc.v2, options.BinaryName), which is how
-# kubelet-driven containerd would be pointed at it.
+# (by default runtime_type io.containerd.runc.v2 with options.BinaryName),
+# which is how kubelet-driven containerd would be pointed at it.
 
-# e2e_containerd_start WORKDIR RUNTIME : write WORKDIR/containerd.toml, start
-# containerd, wait for its socket. Sets E2E_CTRD_SOCK, E2E_CTRD_PID,
-# E2E_CTRD_CONFIG, E2E_CTRD_STATE (the runc v2 shim keeps bundles under
-# $E2E_CTRD_STATE/io.containerd.runtime.v2.task/<ns>/<id>). Log:
-# WORKDIR/containerd.log (debug level).
-e2e_containerd_start() {
-    local dir=$1 runtime=$2
+# e2e_containerd_config WORKDIR RUNTIME_TYPE OPTIONS : write
+# WORKDIR/containerd.toml with a CRI runtime entry "berth" (the default
+# handler) of RUNTIME_TYPE whose options table holds the TOML lines
+# OPTIONS. Sets E2E_CTRD_SOCK, E2E_CTRD_CONFIG, E2E_CTRD_STATE (the shims
+# keep bundles under $E2E_CTRD_STATE/io.containerd.runtime.v2.task/<ns>/<id>).
+e2e_containerd_config() {
+    local dir=$1 runtime_type=$2 options=$3
     E2E_CTRD_SOCK=$dir/ctrd.sock
     E2E_CTRD_CONFIG=$dir/containerd.toml
     E2E_CTRD_STATE=$dir/state
@@ -57,11 +57,20 @@ disabled_plugins = [
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "berth"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
-      runtime_type = "io.containerd.runc.v2"
+      runtime_type = "$runtime_type"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth.options]
-        BinaryName = "$runtime"
-        Root = "$dir/cri-runc-root"
+$options
 TOML
+}
+
+# e2e_containerd_start WORKDIR RUNTIME : write WORKDIR/containerd.toml (the
+# CRI entry: runc's v2 shim with BinaryName RUNTIME), start containerd,
+# wait for its socket. Sets what e2e_containerd_config sets and
+# E2E_CTRD_PID. Log: WORKDIR/containerd.log (debug level).
+e2e_containerd_start() {
+    local dir=$1 runtime=$2
+    e2e_containerd_config "$dir" io.containerd.runc.v2 "        BinaryName = \"$runtime\"
+        Root = \"$dir/cri-runc-root\""
     containerd --config "$E2E_CTRD_CONFIG" >"$dir/containerd.log" 2>&1 </dev/null &
     E2E_CTRD_PID=$!
     if ! e2e_wait_until 30 ctr --address "$E2E_CTRD_SOCK" version; then

@@ -12,11 +12,8 @@
 # Sets E2E_CTRD_SOCK, E2E_CTRD_CONFIG, E2E_CTRD_STATE, SHIM_RUNTIME_CONFIG.
 shim_containerd_setup() {
     local dir=$1 shim=$2 runtime=$3
-    E2E_CTRD_SOCK=$dir/ctrd.sock
-    E2E_CTRD_CONFIG=$dir/containerd.toml
-    E2E_CTRD_STATE=$dir/state
     SHIM_RUNTIME_CONFIG=$dir/berth-runtime.toml
-    mkdir -p "$dir/root" "$dir/state" "$dir/bin"
+    mkdir -p "$dir/bin"
     ln -sf "$shim" "$dir/bin/containerd-shim-berth-v2"
     ln -sf "$runtime" "$dir/bin/berth"
     cat >"$SHIM_RUNTIME_CONFIG" <<TOML
@@ -24,44 +21,7 @@ shim_containerd_setup() {
 BinaryName = "$runtime"
 Root = "$dir/shim-runtime-root"
 TOML
-    cat >"$E2E_CTRD_CONFIG" <<TOML
-version = 2
-root = "$dir/root"
-state = "$dir/state"
-disabled_plugins = [
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
-]
-
-[grpc]
-  address = "$E2E_CTRD_SOCK"
-
-[ttrpc]
-  address = "$E2E_CTRD_SOCK.ttrpc"
-
-[debug]
-  level = "debug"
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${E2E_REGISTRY:-127.0.0.1:1}/pause:latest"
-  disable_tcp_service = true
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    conf_dir = "$dir/cni/net.d"
-    bin_dir = "$dir/cni/bin"
-  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."${E2E_REGISTRY:-127.0.0.1:1}"]
-    endpoint = ["http://${E2E_REGISTRY:-127.0.0.1:1}"]
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    default_runtime_name = "berth"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
-      runtime_type = "io.containerd.berth.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth.options]
-        ConfigPath = "$SHIM_RUNTIME_CONFIG"
-TOML
+    e2e_containerd_config "$dir" io.containerd.berth.v2 "        ConfigPath = \"$SHIM_RUNTIME_CONFIG\""
 }
 
 # shim_containerd_start WORKDIR : start containerd on the config
