@@ -17,13 +17,13 @@ use flate2::write::GzEncoder;
 use oci_spec::image::{
     Arch, Config, Descriptor, History, ImageConfiguration, ImageManifestBuilder, MediaType, Os,
 };
-use sha2::{Digest as _, Sha256};
 
 use crate::bundle::{self, RootfsMode};
 use crate::image::{self, Image, ImageError};
 use crate::layer::diff::{self, Change, DiffError, DiffStats};
 use crate::layer::{self, LayerError};
 use crate::platform::Platform;
+use crate::store::Hashing;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -83,8 +83,8 @@ pub fn write_layer_with(
     let gz = GzEncoder::new(BufWriter::new(blob), flate2::Compression::default());
     let mut raw = Hashing::new(gz);
     f(&mut raw).map_err(AuthorError::Layer)?;
-    let (gz, diff_hex, _) = raw.finish();
-    let buf = gz.finish().map_err(AuthorError::Layer)?;
+    let diff_id = raw.digest();
+    let buf = raw.inner.finish().map_err(AuthorError::Layer)?;
     let blob = buf
         .into_inner()
         .map_err(|e| AuthorError::Layer(e.into_error()))?;
@@ -92,46 +92,8 @@ pub fn write_layer_with(
     let digest = blob.commit()?;
     Ok(NewLayer {
         desc: Descriptor::new(MediaType::ImageLayerGzip, size, digest),
-        diff_id: format!("sha256:{diff_hex}"),
+        diff_id,
     })
-}
-
-/// Hashes and counts what is written through it.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    n: u64,
-}
-
-impl<W: Write> Hashing<W> {
-    fn new(inner: W) -> Self {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            n: 0,
-        }
-    }
-    fn finish(self) -> (W, String, u64) {
-        let hex = self
-            .hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        (self.inner, hex, self.n)
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.n += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// The extensions a child image keeps from its base: `Healthcheck` and

@@ -3,8 +3,6 @@
 //! Every verb that reads an image (inspect, history, push, unpack, save)
 //! starts here.
 
-use std::str::FromStr;
-
 use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageIndex, ImageManifest};
 
 use crate::platform::Platform;
@@ -142,15 +140,6 @@ fn parse<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(bytes).map_err(|e| ImageError::Malformed {
         what,
         digest: d.to_string(),
-        detail: e.to_string(),
-    })
-}
-
-/// `sha256:<hex>` as a [`Digest`] (for callers holding a hex string).
-pub fn sha256(hex: &str) -> Result<Digest, ImageError> {
-    Digest::from_str(&format!("sha256:{hex}")).map_err(|e| ImageError::Malformed {
-        what: "digest",
-        digest: hex.into(),
         detail: e.to_string(),
     })
 }

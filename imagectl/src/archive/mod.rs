@@ -215,42 +215,8 @@ impl Drop for TempFile {
     }
 }
 
-/// A writer that hashes what passes through it.
-pub(crate) struct Hashing<W> {
-    pub inner: W,
-    pub hasher: sha2::Sha256,
-    pub written: u64,
-}
-
-impl<W: Write> Hashing<W> {
-    pub fn new(inner: W) -> Self {
-        Hashing {
-            inner,
-            hasher: <sha2::Sha256 as sha2::Digest>::new(),
-            written: 0,
-        }
-    }
-
-    /// `sha256:<hex>` of everything written.
-    pub fn digest(&self) -> String {
-        let d = <sha2::Sha256 as sha2::Digest>::finalize(self.hasher.clone());
-        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        sha2::Digest::update(&mut self.hasher, &buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
+/// A writer that hashes what passes through it (the store's).
+pub(crate) use crate::store::Hashing;
 
 /// A tar header for an archive's own (regular) file.
 pub(crate) fn file_header(size: u64) -> tar::Header {

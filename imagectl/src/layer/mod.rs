@@ -16,11 +16,11 @@ pub mod path;
 
 pub use apply::{Form, Stats};
 
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
 
 use oci_spec::image::Descriptor;
-use sha2::{Digest as _, Sha256};
+use sha2::Digest as _;
 
 use crate::store::{Store, StoreError};
 
@@ -60,20 +60,6 @@ pub enum LayerError {
     Store(#[from] StoreError),
 }
 
-/// Counts and hashes what passes through, for the diff_id check.
-struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
 /// Applies the stored layer `desc` onto `root` in `form`. When `diff_id`
 /// (the config's `rootfs.diff_ids` entry) is given, the uncompressed
 /// stream must hash to it, or the layer is an error.
@@ -96,10 +82,7 @@ pub fn apply_blob(
             detail: e.to_string(),
         },
     })?;
-    let mut h = Hashing {
-        inner: r,
-        hasher: Sha256::new(),
-    };
+    let mut h = crate::store::Hashing::new(r);
     let stats = apply::apply(&mut h, root, form, &layer)?;
     // The rest (tar padding, and the compressed stream's trailer, where a
     // truncated or damaged gzip shows itself) must read cleanly too.
@@ -108,14 +91,7 @@ pub fn apply_blob(
         detail: e.to_string(),
     })?;
     if let Some(want) = diff_id {
-        let got = format!(
-            "sha256:{}",
-            h.hasher
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let got = format!("sha256:{}", crate::store::hex(&h.hasher.finalize()));
         if got != want {
             return Err(LayerError::DiffId {
                 layer,

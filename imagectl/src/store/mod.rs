@@ -22,6 +22,7 @@ mod blobs;
 mod gc;
 mod index;
 
+pub(crate) use blobs::{hex, Hashing};
 pub use blobs::{sha256_hex, BlobWriter};
 pub use gc::GcReport;
 
