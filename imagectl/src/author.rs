@@ -99,17 +99,12 @@ pub fn write_layer_with(
 /// The extensions a child image keeps from its base: `Healthcheck` and
 /// `Shell` (docker runs a base's `OnBuild` triggers in the child and
 /// does not pass them on).
-fn inherited_extras(config_raw: &[u8]) -> serde_json::Map<String, serde_json::Value> {
-    let v: serde_json::Value = serde_json::from_slice(config_raw).unwrap_or_default();
-    let mut m = serde_json::Map::new();
-    if let Some(c) = v.get("config").and_then(|c| c.as_object()) {
-        for k in ["Healthcheck", "Shell"] {
-            if let Some(x) = c.get(k).filter(|x| !x.is_null()) {
-                m.insert(k.to_string(), x.clone());
-            }
-        }
-    }
-    m
+fn inherited_extras(img: &Image) -> serde_json::Map<String, serde_json::Value> {
+    let c = img.raw_exec_config();
+    ["Healthcheck", "Shell"]
+        .into_iter()
+        .filter_map(|k| Some((k.to_string(), c.get(k).filter(|x| !x.is_null())?.clone())))
+        .collect()
 }
 
 /// A new image: base (or scratch) + layers + config edits + history.
@@ -163,7 +158,7 @@ impl ImageDraft {
                 ImageDraft {
                     config: img.config.clone(),
                     layers,
-                    extra_config: inherited_extras(&img.config_raw),
+                    extra_config: inherited_extras(img),
                 }
             }
             None => {

@@ -48,6 +48,15 @@ impl Image {
         self.manifest.config().digest()
     }
 
+    /// The raw config's `config` object, with docker's extensions
+    /// (`Shell`, `Healthcheck`, `OnBuild`) that oci-spec's type drops.
+    pub fn raw_exec_config(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_slice::<serde_json::Value>(&self.config_raw)
+            .ok()
+            .and_then(|v| v.get("config")?.as_object().cloned())
+            .unwrap_or_default()
+    }
+
     /// Manifest + config + layers, in bytes (compressed, as stored).
     pub fn size(&self) -> u64 {
         self.manifest.config().size() + self.manifest.layers().iter().map(|l| l.size()).sum::<u64>()

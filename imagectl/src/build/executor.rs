@@ -486,8 +486,8 @@ fn at(i: &Instruction, e: impl std::fmt::Display) -> BuildError {
 
 /// `config.Shell` of a base image, which its children's RUNs use.
 fn base_shell(img: &Image) -> Option<Vec<String>> {
-    let v: serde_json::Value = serde_json::from_slice(&img.config_raw).ok()?;
-    let sh: Vec<String> = serde_json::from_value(v.get("config")?.get("Shell")?.clone()).ok()?;
+    let sh: Vec<String> =
+        serde_json::from_value(img.raw_exec_config().get("Shell")?.clone()).ok()?;
     (!sh.is_empty()).then_some(sh)
 }
 
@@ -574,9 +574,9 @@ fn go_duration_ns(s: &str) -> Option<u64> {
 /// `config.OnBuild` of a base image (docker's extension; not in
 /// oci-spec's type, so read from the raw config).
 fn onbuild_triggers(img: &Image) -> Vec<String> {
-    serde_json::from_slice::<serde_json::Value>(&img.config_raw)
-        .ok()
-        .and_then(|v| v.get("config")?.get("OnBuild")?.as_array().cloned())
+    img.raw_exec_config()
+        .get("OnBuild")
+        .and_then(|t| t.as_array().cloned())
         .unwrap_or_default()
         .into_iter()
         .filter_map(|t| t.as_str().map(str::to_string))
