@@ -393,10 +393,14 @@ pub fn history(
 
 /// Now as RFC 3339 UTC with seconds (`2026-12-02T00:18:15Z`).
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
+    rfc3339(now_secs())
+}
+
+/// Now, in seconds since the epoch (0 on a clock before 1970).
+pub fn now_secs() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    rfc3339(secs)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn rfc3339(secs: i64) -> String {

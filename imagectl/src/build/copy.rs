@@ -16,7 +16,6 @@ use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::context::{self, Context, Entry};
 use super::dockerfile::{expand, CopyArgs};
@@ -241,9 +240,7 @@ pub(crate) fn write(b: &mut Builder, s: usize, p: &Prepared) -> Result<NewLayer,
             (u64::from(u.uid), u64::from(u.gid))
         }
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::author::now_secs() as u64;
     let resolve = |abs: &str| -> Result<String, BuildError> {
         match &root {
             Some(r) => resolve_in_root(r, abs),

@@ -2,8 +2,6 @@
 //! first, as docker prints it. Entries with `empty_layer` have no layer;
 //! the others take the manifest's layers in order.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use super::images::{ago, human_size, print_table, short_id};
 use super::Ctx;
 use crate::image;
@@ -20,10 +18,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> anyhow::Result<i32> {
     let store = ctx.store()?;
     let img = image::open(&store, &a.image, &Platform::host())?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = crate::author::now_secs();
     let mut layers = img.manifest.layers().iter();
     let mut rows = Vec::new();
     for h in img.config.history().clone().unwrap_or_default() {

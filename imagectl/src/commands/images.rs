@@ -1,8 +1,6 @@
 //! `imagectl images`: REPOSITORY TAG IMAGE ID CREATED SIZE, as docker
 //! prints it (sizes are what the store holds: compressed layers).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use super::Ctx;
 use crate::image;
 use crate::platform::Platform;
@@ -24,10 +22,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> anyhow::Result<i32> {
     let store = ctx.store()?;
     let host = Platform::host();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = crate::author::now_secs();
     let mut rows = Vec::new();
     for (name, desc) in store.refs()? {
         let img = image::resolve(&store, Some(name.clone()), desc, &host)?;
