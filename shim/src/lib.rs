@@ -13,6 +13,7 @@
 //! and exit statuses). `unsafe` lives only in [`sys`].
 
 pub mod console;
+pub mod fsutil;
 pub mod reaper;
 pub mod runtime;
 pub mod stdio;

@@ -5,8 +5,7 @@
 //! - `STATE_DIR/exit.json`:
 //!   `{"pid":P,"exit_code":C,"signal":N|null,"finished_at":"RFC3339Nano","oom_killed":B}`.
 
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -30,18 +29,10 @@ pub struct ExitRecord {
 
 /// Writes `bytes` to `path` through `path.tmp` and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExitFileError> {
-    let err = |source| ExitFileError {
+    crate::fsutil::write_atomic(path, bytes).map_err(|source| ExitFileError {
         path: path.to_path_buf(),
         source,
-    };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f = fs::File::create(&tmp).map_err(err)?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(err)?;
-    fs::rename(&tmp, path).map_err(err)
+    })
 }
 
 /// Writes both files: the JSON first, so whoever waits on the plain exit
@@ -58,6 +49,7 @@ pub fn record(exit_file: &Path, json_file: &Path, r: &ExitRecord) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn both_files_hold_the_record_and_no_temp_is_left() {

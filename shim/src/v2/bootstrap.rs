@@ -87,13 +87,6 @@ fn socket_path(addr: &str) -> &Path {
     Path::new(addr.strip_prefix("unix://").unwrap_or(addr))
 }
 
-/// Writes `path` atomically (a reader never sees half an address).
-fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, data)?;
-    std::fs::rename(&tmp, path)
-}
-
 fn cwd() -> Result<PathBuf, BootstrapError> {
     std::env::current_dir().map_err(io_err("current dir"))
 }
@@ -143,8 +136,10 @@ pub fn start(flags: &Flags) -> Result<String, BootstrapError> {
         .spawn()
         .map_err(io_err(format!("spawn {}", exe.display())))?;
     drop(listener);
-    let written = write_atomic(&bundle.join("address"), addr.as_bytes())
-        .and_then(|()| write_atomic(&bundle.join("shim.pid"), child.id().to_string().as_bytes()));
+    let written =
+        crate::fsutil::write_atomic(&bundle.join("address"), addr.as_bytes()).and_then(|()| {
+            crate::fsutil::write_atomic(&bundle.join("shim.pid"), child.id().to_string().as_bytes())
+        });
     if let Err(e) = written {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.id() as i32),
